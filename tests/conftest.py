@@ -1,0 +1,16 @@
+"""Shared test setup: caches go to a temporary folder, never to the user's cache or the network."""
+
+import os
+
+import pytest
+import torch
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    cache = tmp_path_factory.getbasetemp() / "bench-cache"
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(cache))
+    monkeypatch.setenv("BENCH_DATA_DIR", str(tmp_path_factory.getbasetemp() / "no-data-here"))
+    yield
