@@ -1,0 +1,89 @@
+"""Training budgets: how long every model trains and how many images the metrics use.
+
+- `smoke`: the whole pipeline in seconds on a CPU (tests, CI); numbers are not meaningful.
+- `quick`: a few minutes per model on a 2-core CPU; numbers already separate the models.
+- `paper`: the AugIntAE protocol: 100 passes over the training split; non-adversarial models
+  divide the lr by 10 at epochs 35 and 70 (here: at 35% and 70% of the steps, which is the same).
+Runs of different budgets never share a leaderboard row (the budget is part of the row key).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+from bench.errors import BenchError
+
+LR_MILESTONES = (0.35, 0.70)
+LR_DROP = 0.1
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    description: str
+    batch_size: int
+    epochs: Optional[float] = None  # passes over the training split ...
+    steps: Optional[int] = None  # ... or a fixed number of updates
+    max_train: Optional[int] = None  # cap on training images (None: the whole split)
+    eval_images: Optional[int] = None  # cap on test images per domain for the metrics
+    log_every: int = 50  # steps between reading losses on the host (no per-step sync)
+    checkpoint_every: int = 1000  # steps between checkpoints ...
+    checkpoint_seconds: float = 120.0  # ... or this much wall time, whichever comes first
+
+    def total_steps(self, n_train: int, multiplier: float = 1.0) -> int:
+        if self.steps is not None:
+            base = self.steps
+        else:
+            base = math.ceil(self.epochs * max(1, n_train // self.batch_size))
+        return max(1, int(round(base * multiplier)))
+
+    def lr_factor(self, step: int, total: int) -> float:
+        """Learning-rate multiplier for non-adversarial models at `step` of `total`."""
+        drops = sum(step >= int(m * total) for m in LR_MILESTONES)
+        return LR_DROP**drops
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+BUDGETS = {
+    "smoke": Budget(
+        "smoke",
+        "seconds on a CPU: 20 updates on 512 images, metrics on 128 test images (for tests; not meaningful)",
+        batch_size=16,
+        steps=20,
+        max_train=512,
+        eval_images=128,
+        log_every=5,
+        checkpoint_every=10,
+    ),
+    "quick": Budget(
+        "quick",
+        "a few minutes per model on a 2-core CPU: 1500 updates of 64 images, metrics on 2000 test images",
+        batch_size=64,
+        steps=1500,
+        eval_images=2000,
+        log_every=50,
+        checkpoint_every=500,
+    ),
+    "paper": Budget(
+        "paper",
+        "the AugIntAE protocol: 100 epochs of batch 64, lr / 10 at epochs 35 and 70, full test splits",
+        batch_size=64,
+        epochs=100,
+        log_every=200,
+        checkpoint_every=5000,
+    ),
+}
+
+
+def get_budget(name: Optional[str], cuda_available: bool) -> Budget:
+    """The named budget; None picks `paper` on CUDA and `quick` elsewhere."""
+    if name is None:
+        name = "paper" if cuda_available else "quick"
+    try:
+        return BUDGETS[name]
+    except KeyError:
+        raise BenchError(f"Unknown budget {name!r}. Valid budgets: {', '.join(BUDGETS)}.") from None

@@ -1,0 +1,163 @@
+"""The `bench` command line (click). Every user error exits 2 with one clear paragraph."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import click
+
+from bench.errors import BenchError
+
+
+class _BenchGroup(click.Group):
+    """Turns BenchError into 'Error: ...' on stderr and exit code 2, without a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BenchError as exc:
+            click.echo("Error: " + "\n".join(textwrap.wrap(str(exc), 100)), err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("\nInterrupted. Run the same command again to resume from the last checkpoint.", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_BenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="interpbench")
+def cli():
+    """interpbench: benchmark interpolative autoencoders on cross-domain pairs."""
+
+
+def _parse_seeds(text: str) -> list:
+    """'3' -> [0, 1, 2]; '0,5,7' -> [0, 5, 7]."""
+    text = text.strip()
+    try:
+        if "," in text:
+            seeds = [int(s) for s in text.split(",") if s.strip()]
+        else:
+            count = int(text)
+            if count < 1:
+                raise ValueError
+            seeds = list(range(count))
+    except ValueError:
+        raise BenchError(f"--seeds {text!r}: give a count (3 means seeds 0, 1, 2) or a comma-separated list such as 0,5,7.") from None
+    if not seeds or any(s < 0 for s in seeds):
+        raise BenchError(f"--seeds {text!r}: seeds are non-negative integers.")
+    return list(dict.fromkeys(seeds))
+
+
+def _data_dir_option(f):
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Root holding datasets in torchvision's layout (default: $BENCH_DATA_DIR or a per-user cache).",
+    )(f)
+
+
+@cli.command()
+@click.option("--models", "models_spec", default="all", show_default=True, help="'all' or a comma-separated list of model names.")
+@click.option("--pair", required=True, help="Domain pair, e.g. mnist-emnist (see `bench pairs`).")
+@click.option("--budget", default=None, help="smoke, quick or paper (default: paper on CUDA, else quick).")
+@click.option("--seeds", default="1", show_default=True, help="Number of seeds (N means 0..N-1) or a list like 0,5,7.")
+@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
+@_data_dir_option
+@click.option("--download", is_flag=True, help="Download missing real datasets into the data dir.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True, help="Root of the run directories.")
+@click.option("--leaderboard-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("leaderboards"), show_default=True, help="Where <pair>.csv gains a row per run.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a hyperparameter (model.key=value for one model). Repeatable.")
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import a module that registers extra models. Repeatable.")
+@click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True, help="auto: bf16 autocast on CUDA, fp32 elsewhere.")
+@click.option("--force", is_flag=True, help="Retrain runs that already finished (their files are replaced).")
+@click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+def run(models_spec, pair, budget, seeds, device, data_dir, download, out_dir, leaderboard_dir, overrides, plugins, precision, force, no_progress):
+    """Train and score models on a pair; add the results to the pair's leaderboard."""
+    import torch
+
+    from bench import data as data_layer
+    from bench.budgets import get_budget
+    from bench.devices import choose_device
+    from bench.paths import default_data_dir
+    from bench.runner import RunOptions, run_benchmark
+    from models import registry
+
+    for module in plugins:
+        registry.load_plugin(module)
+    names = registry.resolve(models_spec)
+    data_layer.get_pair(pair)
+    chosen_device = choose_device(device)
+    chosen_budget = get_budget(budget, cuda_available=torch.cuda.is_available())
+    opts = RunOptions(
+        models=names,
+        pair=pair,
+        budget=chosen_budget,
+        seeds=_parse_seeds(seeds),
+        device=chosen_device,
+        data_dir=data_dir or default_data_dir(),
+        out_dir=out_dir,
+        leaderboard_dir=leaderboard_dir,
+        overrides=overrides,
+        download=download,
+        force=force,
+        precision=precision,
+        progress=not no_progress and sys.stderr.isatty(),
+    )
+    run_benchmark(opts, echo=click.echo)
+
+
+@cli.command("models")
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import a module that registers extra models.")
+def list_models(plugins):
+    """List registered models with their family, description and paper."""
+    from models import registry
+
+    for module in plugins:
+        registry.load_plugin(module)
+    rows = [(c.name, c.family, c.description, c.paper) for c in registry.all_models()]
+    _print_table(("model", "family", "description", "paper"), rows)
+
+
+@cli.command("pairs")
+@_data_dir_option
+def list_pairs(data_dir):
+    """List domain pairs with image size, split sizes and whether their data was found."""
+    from bench import data as data_layer
+    from bench.paths import default_data_dir
+
+    root = data_dir or default_data_dir()
+    rows = []
+    for pair in data_layer.PAIRS.values():
+        train, novel = data_layer.get_domain(pair.train), data_layer.get_domain(pair.novel)
+        found = train.is_available(root) and novel.is_available(root)
+        rows.append(
+            (
+                pair.name,
+                f"{pair.train} -> {pair.novel}",
+                f"{train.channels}x{train.size}x{train.size}",
+                f"{_sizes(train)} / {_sizes(novel)}",
+                "synthetic" if train.kind == novel.kind == "synthetic" else ("yes" if found else "no"),
+            )
+        )
+    _print_table(("pair", "domains", "image", "train/test (train dom. / novel dom.)", "data found"), rows)
+    click.echo(f"\nData root: {root}")
+
+
+def _sizes(spec) -> str:
+    return "/".join("?" if s is None else str(s) for s in spec.split_sizes)
+
+
+def _print_table(header, rows) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    for line in (header, *rows):
+        click.echo("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip())
+
+
+def main():
+    cli(prog_name="bench")
+
+
+if __name__ == "__main__":
+    main()

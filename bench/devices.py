@@ -1,0 +1,38 @@
+"""Device choice: cuda > mps > cpu unless the user names one."""
+
+from __future__ import annotations
+
+import torch
+
+from bench.errors import BenchError
+
+VALID = ("auto", "cpu", "cuda", "mps")
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps and mps.is_available())
+
+
+def choose_device(name: str | None = None) -> torch.device:
+    name = (name or "auto").strip().lower()
+    base = name.split(":")[0]
+    if base not in VALID:
+        raise BenchError(f"Unknown device {name!r}. Valid devices: auto, cpu, cuda, cuda:N, mps.")
+    if base == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if base == "cuda" and not torch.cuda.is_available():
+        raise BenchError(f"Device {name!r} was asked for but CUDA is not available here. Use --device cpu or auto.")
+    if base == "mps" and not _mps_available():
+        raise BenchError(f"Device {name!r} was asked for but MPS is not available here. Use --device cpu or auto.")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise BenchError(f"Unknown device {name!r}. Valid devices: auto, cpu, cuda, cuda:N, mps.") from None
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise BenchError(f"Device {name!r}: only {torch.cuda.device_count()} CUDA device(s) here.")
+    return device

@@ -1,0 +1,39 @@
+"""Image grids written next to every run: reconstructions and interpolations, as PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torchvision.utils import save_image
+
+from bench.atomic import atomic_path
+from bench.evaluate import interpolation_grid
+
+
+def save_grid(images: torch.Tensor, path, nrow: int) -> None:
+    with atomic_path(path, suffix=".png") as tmp:
+        save_image(images.float().clamp(0, 1).cpu(), tmp, nrow=nrow, padding=2, pad_value=0.5, format="png")
+
+
+@torch.no_grad()
+def write_run_grids(model, train_domain, novel_domain, out_dir: Path, n: int = 8, steps: int = 9) -> list:
+    """Rows of input / reconstruction pairs per domain and 8 novel-domain interpolation strips."""
+    written = []
+    device = model.device
+    for key, domain in (("train", train_domain), ("novel", novel_domain)):
+        x = domain.test.images[:n].to(device).float() / 255
+        recon = model.reconstruct(x).float()
+        grid = torch.stack([x, recon], dim=0).flatten(0, 1)
+        path = Path(out_dir) / f"reconstructions_{key}.png"
+        save_grid(grid, path, nrow=x.shape[0])
+        written.append(path)
+    test = novel_domain.test.images
+    if test.shape[0] >= 2:
+        k = min(n, test.shape[0] // 2)
+        x_a = test[:k].to(device).float() / 255
+        x_b = test[k : 2 * k].to(device).float() / 255
+        path = Path(out_dir) / "interpolations_novel.png"
+        save_grid(interpolation_grid(model, x_a, x_b, steps), path, nrow=steps)
+        written.append(path)
+    return written

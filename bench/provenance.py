@@ -1,0 +1,57 @@
+"""What produced a run: code version, library versions, device, and a hash of the configuration."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from pathlib import Path
+
+import torch
+
+import bench
+
+
+def code_version() -> str:
+    """`git describe` of the suite's checkout (with -dirty), else the package version."""
+    here = Path(bench.__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=10"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        if out.returncode == 0 and out.stdout.strip():
+            return f"{bench.__version__}+g{out.stdout.strip()}"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return bench.__version__
+
+
+def library_versions() -> dict:
+    import numpy
+    import torchvision
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+def device_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    if device.type == "cpu":
+        return f"cpu:{torch.get_num_threads()} threads"
+    return device.type
+
+
+def config_hash(payload: dict) -> str:
+    """Stable short hash of everything that defines a run except its seed."""
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

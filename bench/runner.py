@@ -1,0 +1,213 @@
+"""`bench run`: train and score each (model, seed) on a pair, record it, add leaderboard rows.
+
+Flow: load the pair once -> for each model and seed: build the model from the registry with its
+config -> the trainer runs the budget (resuming an interrupted run) -> metrics -> the run
+directory `<out>/<pair>/<model>/seed<k>/` receives config.json, metrics.json, checkpoints (model.pt at the end) and
+sample grids -> `<leaderboard-dir>/<pair>.csv` gains the row -> a results table is printed.
+A finished run is not retrained or overwritten unless `force` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from bench import data as data_layer
+from bench.atomic import torch_save, write_json
+from bench.errors import BenchError
+from bench.evaluate import EvalContext, evaluate, headline_values
+from bench.grids import write_run_grids
+from bench.leaderboard import add_rows
+from bench.provenance import code_version, config_hash, device_description, library_versions
+from bench.trainer import Diverged, Trainer
+from models import registry
+from models.config import apply_overrides, split_overrides
+
+
+MODEL_FILE = "model.pt"
+
+
+@dataclass
+class RunOptions:
+    models: list
+    pair: str
+    budget: object
+    seeds: list
+    device: torch.device
+    data_dir: Path
+    out_dir: Path
+    leaderboard_dir: Path
+    overrides: tuple = ()
+    download: bool = False
+    force: bool = False
+    precision: str = "auto"
+    progress: bool = True
+
+
+def run_dir_for(out_dir: Path, pair: str, model: str, seed: int) -> Path:
+    return Path(out_dir) / pair / model / f"seed{seed}"
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+def run_benchmark(opts: RunOptions, echo=_log) -> list:
+    """Train and score every (model, seed); returns the leaderboard rows of this invocation."""
+    pair = data_layer.get_pair(opts.pair)
+    classes = {name: registry.get(name) for name in opts.models}
+    routed = split_overrides(list(opts.overrides), opts.models, {n: c.Config for n, c in classes.items()})
+    configs = {n: apply_overrides(classes[n].Config, routed[n], model_name=n) for n in opts.models}
+
+    budget = opts.budget
+    echo(f"bench run: pair {pair.name} ({pair.train} -> {pair.novel}), budget {budget.name} ({budget.description}), device {device_description(opts.device)}")
+    train_data, novel_data = data_layer.load_pair(
+        pair, opts.data_dir, download=opts.download, max_train=budget.max_train, max_test=budget.eval_images
+    )
+    train_images = train_data.train.images.to(opts.device)
+
+    rows = []
+    for name in opts.models:
+        for seed in opts.seeds:
+            row = run_one(classes[name], configs[name], pair, train_data, novel_data, train_images, seed, opts, echo)
+            rows.append(row)
+            add_rows(Path(opts.leaderboard_dir) / f"{pair.name}.csv", [row])
+    echo(format_results(rows))
+    return rows
+
+
+def _record(cls, config, pair, budget, seed, opts) -> dict:
+    defining = {
+        "model": cls.name,
+        "pair": pair.name,
+        "budget": budget.to_dict(),
+        "hyperparameters": config.to_dict(),
+    }
+    return {
+        **defining,
+        "seed": seed,
+        "config_hash": config_hash(defining),
+        "code_version": code_version(),
+        "versions": library_versions(),
+        "device": device_description(opts.device),
+        "precision": opts.precision,
+        "paper": cls.paper,
+    }
+
+
+def run_one(cls, config, pair, train_data, novel_data, train_images, seed, opts, echo) -> dict:
+    budget = opts.budget
+    run_dir = run_dir_for(opts.out_dir, pair.name, cls.name, seed)
+    record = _record(cls, config, pair, budget, seed, opts)
+    metrics_path, ckpt_path = run_dir / "metrics.json", run_dir / "checkpoint.pt"
+
+    if opts.force and run_dir.exists():
+        for stale in (metrics_path, ckpt_path, run_dir / MODEL_FILE):
+            stale.unlink(missing_ok=True)
+    if metrics_path.exists():
+        previous = json.loads(metrics_path.read_text())
+        if previous.get("config_hash") == record["config_hash"] and previous.get("status") == "finished":
+            echo(f"{cls.name} seed {seed}: finished run found in {run_dir}; reusing it (--force retrains).")
+            return _row(record, previous, run_dir)
+        if previous.get("config_hash") != record["config_hash"]:
+            raise BenchError(
+                f"{run_dir} already holds a run with another configuration. Use --force to replace it, "
+                "or choose another --out folder."
+            )
+    write_json(run_dir / "config.json", record)
+
+    torch.manual_seed(seed)
+    model = cls(config, train_data.image_shape).to(opts.device)
+    started = time.perf_counter()
+    status, train_info = "finished", {"steps": 0, "train_seconds": 0.0}
+    if cls.trainable:
+        trainer = Trainer(
+            model,
+            train_images,
+            budget,
+            opts.device,
+            ckpt_path,
+            seed=seed,
+            config_hash=record["config_hash"],
+            precision=opts.precision,
+            padding=pair.augment_padding,
+            progress=opts.progress,
+            desc=f"{cls.name} seed{seed}",
+        )
+        try:
+            result = trainer.fit()
+        except Diverged as exc:
+            echo(f"{cls.name} seed {seed}: {exc}; recorded as diverged.")
+            payload = {
+                "status": "diverged",
+                "config_hash": record["config_hash"],
+                "diverged_at_step": exc.step,
+                "losses": exc.losses,
+                "last_finite_losses": exc.last_finite,
+                "metrics": {},
+                "finished_at": _now(),
+            }
+            write_json(metrics_path, payload)
+            return _row(record, payload, run_dir)
+        if result.resumed_from:
+            echo(f"{cls.name} seed {seed}: resumed from step {result.resumed_from} of {result.steps}.")
+        train_info = {"steps": result.steps, "train_seconds": round(result.seconds, 2), "history": result.history}
+
+    model.eval()
+    ctx = EvalContext(model, pair, train_data, novel_data, budget, seed)
+    metrics = evaluate(ctx)
+    write_run_grids(model, train_data, novel_data, run_dir / "samples")
+    payload = {
+        "status": status,
+        "config_hash": record["config_hash"],
+        "metrics": metrics,
+        "steps": train_info["steps"],
+        "train_seconds": train_info["train_seconds"],
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "loss_history": train_info.get("history", []),
+        "finished_at": _now(),
+    }
+    if cls.trainable:
+        # The finished run keeps its weights only; the training checkpoint (weights + optimizer
+        # state, ~3x larger) is needed only to resume an unfinished run.
+        torch_save({"model": cls.name, "config_hash": record["config_hash"], "state_dict": model.state_dict()}, run_dir / MODEL_FILE)
+    write_json(metrics_path, payload)
+    ckpt_path.unlink(missing_ok=True)
+    return _row(record, payload, run_dir)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _row(record: dict, payload: dict, run_dir: Path) -> dict:
+    return {
+        "pair": record["pair"],
+        "model": record["model"],
+        "seed": record["seed"],
+        "budget": record["budget"]["name"],
+        "status": payload["status"],
+        **headline_values(payload.get("metrics", {})),
+        "steps": payload.get("steps", payload.get("diverged_at_step", 0)),
+        "train_seconds": payload.get("train_seconds", 0.0),
+        "config_hash": record["config_hash"],
+        "code_version": record["code_version"],
+        "device": record["device"],
+        "run_dir": str(run_dir),
+        "finished_at": payload.get("finished_at", ""),
+    }
+
+
+def format_results(rows: list) -> str:
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    keep = [c for c in table.columns if c not in ("pair", "config_hash", "code_version", "device", "run_dir", "finished_at")]
+    return "\nResults\n" + table[keep].to_string(index=False, float_format=lambda v: f"{v:.4g}")

@@ -1,0 +1,198 @@
+"""The shared training loop: one loop for every model.
+
+The model owns `train_step` (its losses and optimizer steps). The trainer owns everything
+around it: batches drawn by indexing a device-resident uint8 tensor (a fresh permutation per
+epoch, no DataLoader), the augmentation engine, bf16 autocast on CUDA, the lr schedule of
+non-adversarial models, a progress bar fed every `log_every` steps (no host sync per step),
+divergence detection, and atomic periodic checkpoints from which an interrupted run resumes
+with the same result it would have had.
+
+Models must draw their own randomness from `batch.generator` (or the global torch RNG, whose
+state is checkpointed too) so that resuming is exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+from tqdm.auto import tqdm
+
+from bench.atomic import torch_save
+from bench.augment import AugmentationEngine
+from bench.errors import BenchError
+from models.base import TrainBatch
+
+CHECKPOINT_FORMAT = 1
+
+
+class Diverged(Exception):
+    """A loss or parameter became non-finite."""
+
+    def __init__(self, step: int, losses: dict, last_finite: dict):
+        self.step, self.losses, self.last_finite = step, losses, last_finite
+        bad = ", ".join(f"{k}={v}" for k, v in losses.items() if not math.isfinite(v)) or "a parameter"
+        super().__init__(f"training diverged at step {step}: non-finite {bad}")
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    seconds: float
+    resumed_from: int
+    history: list = field(default_factory=list)
+
+
+def autocast_context(device: torch.device, precision: str):
+    """bf16 autocast on CUDA unless fp32 is asked for; full precision elsewhere."""
+    if device.type == "cuda" and precision in ("auto", "bf16"):
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _epoch_permutation(n: int, seed: int, epoch: int, device) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=gen).to(device)
+
+
+class Trainer:
+    def __init__(
+        self,
+        model,
+        images: torch.Tensor,
+        budget,
+        device: torch.device,
+        checkpoint_path: Path,
+        seed: int,
+        config_hash: str,
+        precision: str = "auto",
+        padding: str = "zeros",
+        progress: bool = True,
+        desc: str = "",
+    ):
+        self.model = model
+        self.images = images
+        self.budget = budget
+        self.device = device
+        self.checkpoint_path = Path(checkpoint_path)
+        self.seed = seed
+        self.config_hash = config_hash
+        self.precision = precision
+        self.padding = padding
+        self.progress = progress
+        self.desc = desc
+
+    # --- checkpoints ------------------------------------------------------------------------
+    def _save(self, step: int, generator: torch.Generator, history: list, elapsed: float) -> None:
+        torch_save(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "config_hash": self.config_hash,
+                "step": step,
+                "state": self.model.training_state(),
+                "generator": generator.get_state(),
+                "cpu_rng": torch.get_rng_state(),
+                "history": history,
+                "elapsed": elapsed,
+            },
+            self.checkpoint_path,
+        )
+
+    def _load(self):
+        path = self.checkpoint_path
+        try:
+            ckpt = torch.load(path, map_location=self.device, weights_only=True)
+            if ckpt.get("format") != CHECKPOINT_FORMAT:
+                raise ValueError(f"checkpoint format {ckpt.get('format')!r}, expected {CHECKPOINT_FORMAT}")
+            if ckpt["config_hash"] != self.config_hash:
+                raise BenchError(
+                    f"The checkpoint {path} belongs to a run with another configuration (hash "
+                    f"{ckpt['config_hash']}, this run {self.config_hash}). Use --force to start this run "
+                    "afresh, or another --out folder."
+                )
+            self.model.load_training_state(ckpt["state"])
+        except BenchError:
+            raise
+        except Exception as exc:
+            raise BenchError(
+                f"Cannot resume from {path}: the checkpoint is corrupt or incompatible "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). Delete it or use "
+                "--force to train this run from the start."
+            ) from None
+        return ckpt
+
+    # --- the loop -----------------------------------------------------------------------------
+    def fit(self) -> TrainResult:
+        model, budget, device = self.model, self.budget, self.device
+        n = self.images.shape[0]
+        batch_size = min(budget.batch_size, n)
+        steps_per_epoch = max(1, n // batch_size)
+        total = budget.total_steps(n, model.steps_multiplier)
+        model.optimizers = model.configure_optimizers()
+        base_lrs = {k: [g["lr"] for g in opt.param_groups] for k, opt in model.optimizers.items()}
+        generator = torch.Generator(device=device).manual_seed(self.seed)
+        engine = None
+        if model.uses_augmentation:
+            engine = AugmentationEngine.for_images(
+                tuple(self.images.shape[1:]), families=model.augmentation_families, padding=self.padding
+            )
+
+        start, history, elapsed = 0, [], 0.0
+        if self.checkpoint_path.exists():
+            ckpt = self._load()
+            start, history, elapsed = ckpt["step"], list(ckpt["history"]), float(ckpt["elapsed"])
+            generator.set_state(ckpt["generator"].cpu())
+            torch.set_rng_state(ckpt["cpu_rng"].cpu())
+        resumed_from = start
+        if start >= total:
+            return TrainResult(start, elapsed, resumed_from, history)
+
+        model.train()
+        lr_factor = None
+        perm, perm_epoch = None, -1
+        last_finite: dict = history[-1]["losses"] if history else {}
+        t0 = time.perf_counter()
+        last_ckpt = t0
+        bar = tqdm(total=total, initial=start, desc=self.desc, disable=not self.progress, dynamic_ncols=True, leave=False)
+        try:
+            for step in range(start, total):
+                epoch, pos = divmod(step, steps_per_epoch)
+                if epoch != perm_epoch:
+                    perm, perm_epoch = _epoch_permutation(n, self.seed, epoch, device), epoch
+                idx = perm[pos * batch_size : (pos + 1) * batch_size]
+                if not model.adversarial:
+                    factor = budget.lr_factor(step, total)
+                    if factor != lr_factor:
+                        lr_factor = factor
+                        for key, opt in model.optimizers.items():
+                            for group, base in zip(opt.param_groups, base_lrs[key]):
+                                group["lr"] = base * factor
+                batch = TrainBatch(self.images[idx], engine, generator)
+                with autocast_context(device, self.precision):
+                    losses = model.train_step(batch, step)
+                done = step + 1
+                if done % budget.log_every == 0 or done == total:
+                    values = {k: float(v) for k, v in losses.items()}
+                    if not all(math.isfinite(v) for v in values.values()) or not self._params_finite():
+                        raise Diverged(done, values, last_finite)
+                    last_finite = values
+                    history.append({"step": done, "losses": values})
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
+                    bar.update(done - bar.n)
+                now = time.perf_counter()
+                if done < total and (done % budget.checkpoint_every == 0 or now - last_ckpt > budget.checkpoint_seconds):
+                    self._save(done, generator, history, elapsed + now - t0)
+                    last_ckpt = now
+            seconds = elapsed + time.perf_counter() - t0
+            self._save(total, generator, history, seconds)
+        finally:
+            bar.close()
+        return TrainResult(total, seconds, resumed_from, history)
+
+    def _params_finite(self) -> bool:
+        return all(torch.isfinite(p).all() for p in self.model.parameters())

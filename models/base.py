@@ -1,0 +1,121 @@
+"""The model contract every registered model fills in.
+
+A model is a torch module with a config dataclass of published defaults and:
+- `encode(x)`, `decode(z)`, `interpolate(z_a, z_b, alpha)` (images are float in [0, 1],
+  shape (N, C, H, W); alpha = 0 gives z_a, alpha = 1 gives z_b);
+- `sample(n, generator)` where the model is generative;
+- `configure_optimizers()` and `train_step(batch, step)`: the model owns its losses and its
+  update order (critic steps, balancing, gradient rescaling); the trainer owns the loop, the
+  device, precision, lr schedule, checkpoints and logging.
+Metrics only ever call encode / decode / interpolate / sample.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Optional
+
+import torch
+from torch import nn
+
+from models.config import ModelConfig
+from models.latent import lerp, slerp
+
+
+class TrainBatch:
+    """One training batch as the trainer hands it to a model.
+
+    `x` is the batch in [0, 1]. `triplet()` returns the AugIntAE augmentation triplet
+    (A, B, C, alpha) with C = T(x; alpha*rho1 + (1-alpha)*rho2), computed on first use, so
+    models that do not need it pay nothing.
+    """
+
+    def __init__(self, images_uint8: torch.Tensor, augmenter=None, generator: Optional[torch.Generator] = None):
+        self.x = images_uint8.float().div_(255.0)
+        self._augmenter = augmenter
+        self._generator = generator
+        self._triplet = None
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def generator(self) -> Optional[torch.Generator]:
+        return self._generator
+
+    def triplet(self):
+        if self._triplet is None:
+            if self._augmenter is None:
+                raise RuntimeError("this batch was built without an augmentation engine")
+            self._triplet = self._augmenter.triplets(self.x, self._generator)
+        return self._triplet
+
+
+class BenchModel(nn.Module):
+    """Base class of registered models. Subclasses set `Config` and fill in the methods."""
+
+    # Set by @register.
+    name: ClassVar[str] = ""
+    family: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    paper: ClassVar[str] = ""
+
+    Config: ClassVar[type] = ModelConfig
+    trainable: ClassVar[bool] = True
+    adversarial: ClassVar[bool] = False  # adversarial models keep a constant learning rate
+    normalized_latent: ClassVar[bool] = True
+    generative: ClassVar[bool] = False
+    uses_augmentation: ClassVar[bool] = False
+    augmentation_families: ClassVar[Optional[frozenset]] = None  # None: every family
+    steps_multiplier: ClassVar[float] = 1.0  # WGAN-GP trains twice as long, as in the paper
+
+    def __init__(self, config: ModelConfig, image_shape: tuple):
+        super().__init__()
+        self.config = config
+        self.image_shape = tuple(image_shape)
+        self.optimizers: dict = {}
+
+    # --- training -------------------------------------------------------------------------
+    def configure_optimizers(self) -> dict:
+        """Build this model's optimizers (called by the trainer after moving to the device)."""
+        return {}
+
+    def train_step(self, batch: TrainBatch, step: int) -> dict:
+        """One update; returns detached scalar tensors to log (no .item(): no host sync)."""
+        raise NotImplementedError
+
+    # --- the interface metrics use ------------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def interpolate(self, z_a: torch.Tensor, z_b: torch.Tensor, alpha) -> torch.Tensor:
+        return slerp(z_a, z_b, alpha) if self.normalized_latent else lerp(z_a, z_b, alpha)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        raise NotImplementedError(f"{self.name} is not a generative model")
+
+    @property
+    def device(self) -> torch.device:
+        for p in self.parameters():
+            return p.device
+        for b in self.buffers():
+            return b.device
+        return torch.device("cpu")
+
+    # --- checkpointing ------------------------------------------------------------------------
+    def training_state(self) -> dict:
+        """Everything needed to resume: weights, buffers and optimizer states."""
+        return {
+            "model": self.state_dict(),
+            "optimizers": {k: opt.state_dict() for k, opt in self.optimizers.items()},
+        }
+
+    def load_training_state(self, state: dict) -> None:
+        self.load_state_dict(state["model"])
+        for k, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][k])

@@ -1,0 +1,95 @@
+"""End-to-end CLI runs as a user types them (subprocesses), on the synthetic pole pair."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+
+def bench(*args, cwd=None, env=None):
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("smoke")
+    env = {"BENCH_CACHE_DIR": str(work / "cache")}
+    result = bench("run", "--models", "ae,pixel-fade", "--pair", "pole", "--budget", "smoke", "--seeds", "2", "--out", str(work / "runs"), "--leaderboard-dir", str(work / "lb"), cwd=work, env=env)
+    return work, env, result
+
+
+def test_smoke_run_writes_runs_and_leaderboard(smoke_run):
+    work, _, result = smoke_run
+    assert result.returncode == 0, result.stderr
+    assert "Results" in result.stdout and "recon_l2_novel" in result.stdout
+    table = pd.read_csv(work / "lb" / "pole.csv")
+    assert sorted(zip(table.model, table.seed)) == [("ae", 0), ("ae", 1), ("pixel-fade", 0), ("pixel-fade", 1)]
+    assert (table.status == "finished").all() and (table.budget == "smoke").all()
+    fade = table[table.model == "pixel-fade"]
+    assert (fade.recon_l2_novel == 0).all()  # pixel fade reconstructs exactly
+    assert (table[table.model == "ae"].recon_l2_novel > 0).all()
+    run = work / "runs" / "pole" / "ae" / "seed0"
+    config = json.loads((run / "config.json").read_text())
+    assert config["hyperparameters"]["lr"] == 1e-3 and config["budget"]["name"] == "smoke"
+    assert {"torch", "python"} <= set(config["versions"]) and config["code_version"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    entry = metrics["metrics"]["recon_l2_train"]
+    assert entry["protocol"]["images"] == 128 and entry["seconds"] >= 0
+    for name in ("reconstructions_train.png", "reconstructions_novel.png", "interpolations_novel.png"):
+        assert (run / "samples" / name).stat().st_size > 100
+    assert (run / "model.pt").exists() and not (run / "checkpoint.pt").exists()
+
+
+def test_finished_runs_are_reused_not_overwritten(smoke_run):
+    work, env, _ = smoke_run
+    metrics = work / "runs" / "pole" / "ae" / "seed0" / "metrics.json"
+    before = metrics.read_bytes()
+    again = bench("run", "--models", "ae", "--pair", "pole", "--budget", "smoke", "--out", str(work / "runs"), "--leaderboard-dir", str(work / "lb"), cwd=work, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "reusing" in again.stdout
+    assert metrics.read_bytes() == before
+    assert len(pd.read_csv(work / "lb" / "pole.csv")) == 4
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--models", "nope", "--pair", "pole"], "Unknown model 'nope'"),
+        (["run", "--models", "ae", "--pair", "nope"], "Unknown pair 'nope'"),
+        (["run", "--models", "ae", "--pair", "pole", "--budget", "huge"], "Unknown budget 'huge'"),
+        (["run", "--models", "ae", "--pair", "pole", "--device", "tpu"], "Unknown device 'tpu'"),
+        (["run", "--models", "ae", "--pair", "pole", "--seeds", "x"], "--seeds 'x'"),
+        (["run", "--models", "ae", "--pair", "pole", "--set", "nope=1"], "Valid keys"),
+        (["run", "--models", "ae", "--pair", "pole", "--set", "lr=abc"], "finite number"),
+        (["run", "--models", "ae", "--pair", "pole", "--plugin", "no_such_plugin_mod"], "failed to import"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(tmp_path, args, message):
+    result = bench(*args, "--out", str(tmp_path / "runs"), "--leaderboard-dir", str(tmp_path / "lb"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "lb").exists()
+
+
+def test_missing_real_data_exits_2_naming_domain_files_and_dir(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = bench("run", "--models", "ae", "--pair", "mnist-emnist", "--data-dir", str(empty), "--out", str(tmp_path / "runs"), "--leaderboard-dir", str(tmp_path / "lb"), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    err = result.stderr
+    assert "Traceback" not in err and "mnist" in err and str(empty) in err and "--download" in err
+    assert "train-images-idx3-ubyte" in err
+
+
+def test_pairs_and_models_listings(tmp_path):
+    pairs = bench("pairs", "--data-dir", str(tmp_path))
+    assert pairs.returncode == 0
+    for name in ("mnist-emnist", "omniglot", "mnist-fashion", "mnist-omniglot", "cifar10-cifar100", "celeba", "lines", "pole"):
+        assert name in pairs.stdout
+    assert "synthetic" in pairs.stdout and "1x28x28" in pairs.stdout and "3x128x128" in pairs.stdout
+    models = bench("models")
+    assert models.returncode == 0 and "pixel-fade" in models.stdout and "Wertheimer" in models.stdout

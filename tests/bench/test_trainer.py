@@ -1,0 +1,110 @@
+"""The shared trainer: loss falls, lr schedule, exact resume after an interruption, divergence."""
+
+import math
+
+import pytest
+import torch
+
+from bench.budgets import Budget
+from bench.trainer import Diverged, Trainer
+from models.ae import AE, AEConfig
+
+
+def blob_images(n=256, size=28, seed=0) -> torch.Tensor:
+    """Bright discs at random places: a tiny learnable domain made in the test."""
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    centres = torch.randint(8, size - 8, (n, 2), generator=g)
+    radius = torch.randint(3, 7, (n,), generator=g)
+    d2 = (yy[None] - centres[:, 0, None, None]) ** 2 + (xx[None] - centres[:, 1, None, None]) ** 2
+    return ((d2 <= radius[:, None, None] ** 2).to(torch.uint8) * 255)[:, None]
+
+
+def tiny_budget(steps, **kw):
+    base = dict(batch_size=32, steps=steps, log_every=5, checkpoint_every=5, checkpoint_seconds=1e9)
+    base.update(kw)
+    return Budget("test", "test budget", **base)
+
+
+def make_trainer(model, images, budget, path, seed=0):
+    return Trainer(model, images, budget, torch.device("cpu"), path, seed=seed, config_hash="h", progress=False)
+
+
+def test_reconstruction_loss_falls(tmp_path):
+    torch.manual_seed(0)
+    model = AE(AEConfig(lr=2e-3), (1, 28, 28))
+    result = make_trainer(model, blob_images(), tiny_budget(60), tmp_path / "ckpt.pt").fit()
+    losses = [h["losses"]["recon_l1"] for h in result.history]
+    assert result.steps == 60 and len(losses) == 12
+    assert all(math.isfinite(v) for v in losses)
+    assert sum(losses[-3:]) / 3 < 0.7 * sum(losses[:2]) / 2
+
+
+def test_lr_schedule_milestones():
+    budget = tiny_budget(100)
+    assert [budget.lr_factor(s, 100) for s in (0, 34, 35, 69, 70, 99)] == [1, 1, 0.1, 0.1, pytest.approx(0.01), pytest.approx(0.01)]
+    assert Budget("p", "", batch_size=64, epochs=100).total_steps(60000) == 100 * (60000 // 64)
+
+
+class InterruptOnce(AE):
+    """Raises KeyboardInterrupt at a chosen step, as a user's Ctrl-C would."""
+
+    interrupt_at = None
+
+    def train_step(self, batch, step):
+        if step == InterruptOnce.interrupt_at:
+            InterruptOnce.interrupt_at = None
+            raise KeyboardInterrupt
+        return super().train_step(batch, step)
+
+
+def _trained_params(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
+    images = blob_images(128)
+    torch.manual_seed(3)
+    straight = AE(AEConfig(), (1, 28, 28))
+    make_trainer(straight, images, tiny_budget(24), tmp_path / "a.pt", seed=3).fit()
+
+    torch.manual_seed(3)
+    first = InterruptOnce(AEConfig(), (1, 28, 28))
+    InterruptOnce.interrupt_at = 17
+    with pytest.raises(KeyboardInterrupt):
+        make_trainer(first, images, tiny_budget(24), tmp_path / "b.pt", seed=3).fit()
+    assert torch.load(tmp_path / "b.pt", weights_only=True)["step"] == 15  # last checkpoint kept
+
+    torch.manual_seed(99)  # a fresh process: different init, everything comes from the checkpoint
+    second = AE(AEConfig(), (1, 28, 28))
+    result = make_trainer(second, images, tiny_budget(24), tmp_path / "b.pt", seed=3).fit()
+    assert result.resumed_from == 15
+    assert torch.equal(_trained_params(second), _trained_params(straight))
+
+
+def test_checkpoint_of_another_config_or_corrupt_is_refused(tmp_path):
+    from bench.errors import BenchError
+
+    images = blob_images(64)
+    make_trainer(AE(AEConfig(), (1, 28, 28)), images, tiny_budget(5), tmp_path / "c.pt").fit()
+    other = Trainer(AE(AEConfig(), (1, 28, 28)), images, tiny_budget(10), torch.device("cpu"), tmp_path / "c.pt", seed=0, config_hash="other", progress=False)
+    with pytest.raises(BenchError, match="another configuration"):
+        other.fit()
+    (tmp_path / "d.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(BenchError, match="corrupt or incompatible"):
+        make_trainer(AE(AEConfig(), (1, 28, 28)), images, tiny_budget(5), tmp_path / "d.pt").fit()
+
+
+class NaNAfter(AE):
+    def train_step(self, batch, step):
+        losses = super().train_step(batch, step)
+        if step >= 7:
+            losses["recon_l1"] = losses["recon_l1"] * float("nan")
+        return losses
+
+
+def test_non_finite_loss_raises_diverged_with_last_finite_losses(tmp_path):
+    with pytest.raises(Diverged) as err:
+        make_trainer(NaNAfter(AEConfig(), (1, 28, 28)), blob_images(64), tiny_budget(30), tmp_path / "e.pt").fit()
+    assert err.value.step == 10
+    assert math.isfinite(err.value.last_finite["recon_l1"])
