@@ -10,7 +10,7 @@ Runs of different budgets never share a leaderboard row (the budget is part of t
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Optional
 
 from bench.errors import BenchError
@@ -31,6 +31,16 @@ class Budget:
     log_every: int = 50  # steps between reading losses on the host (no per-step sync)
     checkpoint_every: int = 1000  # steps between checkpoints ...
     checkpoint_seconds: float = 120.0  # ... or this much wall time, whichever comes first
+    # (batch_size, steps) for images larger than 28x28: the DCGAN backbones cost ~8x the InfoGAN
+    # ones per image, so CPU budgets shrink there to stay within minutes per model.
+    large_images: Optional[tuple] = None
+
+    def for_images(self, image_shape) -> "Budget":
+        """This budget as it applies to images of `image_shape` (what a run records)."""
+        if self.large_images is None or tuple(image_shape[1:]) == (28, 28):
+            return replace(self, large_images=None)
+        batch_size, steps = self.large_images
+        return replace(self, batch_size=batch_size, steps=steps, large_images=None)
 
     def total_steps(self, n_train: int, multiplier: float = 1.0) -> int:
         if self.steps is not None:
@@ -51,19 +61,21 @@ class Budget:
 BUDGETS = {
     "smoke": Budget(
         "smoke",
-        "seconds on a CPU: 20 updates on 512 images, metrics on 128 test images (for tests; not meaningful)",
+        "seconds on a CPU: 20 updates of 16 images (12 of 8 for larger images) from 512, metrics on 128 test images (for tests; not meaningful)",
         batch_size=16,
         steps=20,
+        large_images=(8, 12),
         max_train=512,
         eval_images=128,
         log_every=5,
-        checkpoint_every=10,
+        checkpoint_every=5,
     ),
     "quick": Budget(
         "quick",
-        "a few minutes per model on a 2-core CPU: 1500 updates of 64 images, metrics on 2000 test images",
+        "minutes per model on a 2-core CPU: 1000 updates of 64 images (28x28) or 500 of 32 (larger images), metrics on 2000 test images",
         batch_size=64,
-        steps=1500,
+        steps=1000,
+        large_images=(32, 500),
         eval_images=2000,
         log_every=50,
         checkpoint_every=500,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import textwrap
 from pathlib import Path
 
 import click
@@ -18,7 +16,7 @@ class _BenchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except BenchError as exc:
-            click.echo("Error: " + "\n".join(textwrap.wrap(str(exc), 100)), err=True)
+            click.echo(f"Error: {exc}", err=True)  # one paragraph; not wrapped, so paths stay whole
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("\nInterrupted. Run the same command again to resume from the last checkpoint.", err=True)
@@ -103,7 +101,7 @@ def run(models_spec, pair, budget, seeds, device, data_dir, download, out_dir, l
         download=download,
         force=force,
         precision=precision,
-        progress=not no_progress and sys.stderr.isatty(),
+        progress=not no_progress,
     )
     run_benchmark(opts, echo=click.echo)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -26,7 +26,7 @@ from bench.evaluate import EvalContext, evaluate, headline_values
 from bench.grids import write_run_grids
 from bench.leaderboard import add_rows
 from bench.provenance import code_version, config_hash, device_description, library_versions
-from bench.trainer import Diverged, Trainer
+from bench.trainer import Diverged, Trainer, read_checkpoint
 from models import registry
 from models.config import apply_overrides, split_overrides
 
@@ -72,6 +72,7 @@ def run_benchmark(opts: RunOptions, echo=_log) -> list:
         pair, opts.data_dir, download=opts.download, max_train=budget.max_train, max_test=budget.eval_images
     )
     train_images = train_data.train.images.to(opts.device)
+    opts = replace(opts, budget=budget.for_images(train_data.image_shape))
 
     rows = []
     for name in opts.models:
@@ -121,6 +122,8 @@ def run_one(cls, config, pair, train_data, novel_data, train_images, seed, opts,
                 f"{run_dir} already holds a run with another configuration. Use --force to replace it, "
                 "or choose another --out folder."
             )
+    if ckpt_path.exists():
+        read_checkpoint(ckpt_path, record["config_hash"])  # refuse before anything is written
     write_json(run_dir / "config.json", record)
 
     torch.manual_seed(seed)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,31 @@ class TrainResult:
     seconds: float
     resumed_from: int
     history: list = field(default_factory=list)
+
+
+def _unusable(path, exc) -> BenchError:
+    first_line = str(exc).splitlines()[0] if str(exc) else ""
+    return BenchError(
+        f"Cannot resume from {path}: the checkpoint is corrupt or incompatible ({type(exc).__name__}: "
+        f"{first_line}). Delete it or use --force to train this run from the start."
+    )
+
+
+def read_checkpoint(path, config_hash: str, device="cpu") -> dict:
+    """Load a training checkpoint, refusing one that is corrupt or from another configuration."""
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+        if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"not a format-{CHECKPOINT_FORMAT} interpbench checkpoint")
+    except Exception as exc:
+        raise _unusable(path, exc) from None
+    if ckpt.get("config_hash") != config_hash:
+        raise BenchError(
+            f"The checkpoint {path} belongs to a run with another configuration (hash "
+            f"{ckpt.get('config_hash')}, this run {config_hash}). Use --force to start this run "
+            "afresh, or another --out folder."
+        )
+    return ckpt
 
 
 def autocast_context(device: torch.device, precision: str):
@@ -104,26 +130,11 @@ class Trainer:
         )
 
     def _load(self):
-        path = self.checkpoint_path
+        ckpt = read_checkpoint(self.checkpoint_path, self.config_hash, self.device)
         try:
-            ckpt = torch.load(path, map_location=self.device, weights_only=True)
-            if ckpt.get("format") != CHECKPOINT_FORMAT:
-                raise ValueError(f"checkpoint format {ckpt.get('format')!r}, expected {CHECKPOINT_FORMAT}")
-            if ckpt["config_hash"] != self.config_hash:
-                raise BenchError(
-                    f"The checkpoint {path} belongs to a run with another configuration (hash "
-                    f"{ckpt['config_hash']}, this run {self.config_hash}). Use --force to start this run "
-                    "afresh, or another --out folder."
-                )
             self.model.load_training_state(ckpt["state"])
-        except BenchError:
-            raise
         except Exception as exc:
-            raise BenchError(
-                f"Cannot resume from {path}: the checkpoint is corrupt or incompatible "
-                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). Delete it or use "
-                "--force to train this run from the start."
-            ) from None
+            raise _unusable(self.checkpoint_path, exc) from None
         return ckpt
 
     # --- the loop -----------------------------------------------------------------------------
@@ -158,7 +169,16 @@ class Trainer:
         last_finite: dict = history[-1]["losses"] if history else {}
         t0 = time.perf_counter()
         last_ckpt = t0
-        bar = tqdm(total=total, initial=start, desc=self.desc, disable=not self.progress, dynamic_ncols=True, leave=False)
+        interactive = sys.stderr.isatty()
+        bar = tqdm(
+            total=total,
+            initial=start,
+            desc=self.desc,
+            disable=not self.progress,
+            dynamic_ncols=True,
+            leave=False,
+            mininterval=0.5 if interactive else 30.0,  # a log file gets a line every 30 s
+        )
         try:
             for step in range(start, total):
                 epoch, pos = divmod(step, steps_per_epoch)

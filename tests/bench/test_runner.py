@@ -1,0 +1,74 @@
+"""The runner as a user drives it: interrupted runs resume to the same result; nothing is
+written when a run directory holds an incompatible checkpoint."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.budgets import BUDGETS
+from bench.errors import BenchError
+from bench.runner import RunOptions, run_benchmark
+from models.ae import AE
+
+
+def options(tmp_path: Path, out: str, **kw) -> RunOptions:
+    base = dict(
+        models=["ae"],
+        pair="pole",
+        budget=BUDGETS["smoke"],
+        seeds=[0],
+        device=torch.device("cpu"),
+        data_dir=tmp_path / "data",
+        out_dir=tmp_path / out,
+        leaderboard_dir=tmp_path / "lb",
+        progress=False,
+    )
+    base.update(kw)
+    return RunOptions(**base)
+
+
+def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, monkeypatch):
+    straight = run_benchmark(options(tmp_path, "straight"), echo=lambda m: None)[0]
+
+    original = AE.train_step
+    calls = {"n": 0}
+
+    def interrupt_at_step_7(self, batch, step):
+        if step == 7 and calls["n"] == 0:
+            calls["n"] += 1
+            raise KeyboardInterrupt
+        return original(self, batch, step)
+
+    monkeypatch.setattr(AE, "train_step", interrupt_at_step_7)
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(options(tmp_path, "resumed"), echo=lambda m: None)
+    run_dir = tmp_path / "resumed" / "pole" / "ae" / "seed0"
+    assert (run_dir / "checkpoint.pt").exists() and not (run_dir / "metrics.json").exists()
+
+    messages = []
+    resumed = run_benchmark(options(tmp_path, "resumed"), echo=messages.append)[0]
+    assert any("resumed from step 5" in m for m in messages)
+    assert resumed["recon_l2_novel"] == straight["recon_l2_novel"]
+    assert resumed["recon_l2_train"] == straight["recon_l2_train"]
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "finished"
+
+
+def test_incompatible_checkpoint_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    original = AE.train_step
+
+    def interrupt(self, batch, step):
+        if step == 6:
+            raise KeyboardInterrupt
+        return original(self, batch, step)
+
+    monkeypatch.setattr(AE, "train_step", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(options(tmp_path, "runs"), echo=lambda m: None)
+    monkeypatch.setattr(AE, "train_step", original)
+    config = tmp_path / "runs" / "pole" / "ae" / "seed0" / "config.json"
+    before = config.read_bytes()
+    with pytest.raises(BenchError, match="another configuration"):
+        run_benchmark(options(tmp_path, "runs", overrides=("lr=0.01",)), echo=lambda m: None)
+    assert config.read_bytes() == before
