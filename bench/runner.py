@@ -84,10 +84,11 @@ def run_benchmark(opts: RunOptions, echo=_log) -> list:
     return rows
 
 
-def _record(cls, config, pair, budget, seed, opts) -> dict:
+def _record(cls, config, pair, budget, seed, opts, image_shape) -> dict:
     defining = {
         "model": cls.name,
         "pair": pair.name,
+        "image_shape": list(image_shape),
         "budget": budget.to_dict(),
         "hyperparameters": config.to_dict(),
     }
@@ -106,7 +107,7 @@ def _record(cls, config, pair, budget, seed, opts) -> dict:
 def run_one(cls, config, pair, train_data, novel_data, train_images, seed, opts, echo) -> dict:
     budget = opts.budget
     run_dir = run_dir_for(opts.out_dir, pair.name, cls.name, seed)
-    record = _record(cls, config, pair, budget, seed, opts)
+    record = _record(cls, config, pair, budget, seed, opts, train_data.image_shape)
     metrics_path, ckpt_path = run_dir / "metrics.json", run_dir / "checkpoint.pt"
 
     if opts.force and run_dir.exists():

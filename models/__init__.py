@@ -1,7 +1,5 @@
-"""Model plug-ins: the registry, the model contract, backbones and one module per model family."""
+"""Model plug-ins: the registry, the model contract, backbones and one module per model family.
 
-# Modules imported by the registry on first use; each registers its models.
-BUILTIN_MODULES = (
-    "models.ae",
-    "models.pixel_fade",
-)
+Every module in this package is imported on first use of the registry (see
+`models.registry.load_builtin`), so a new model family is one new module here: no list to edit.
+"""

@@ -74,4 +74,4 @@ class AE(Autoencoder):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        return {"recon_l1": loss.detach()}
+        return {"recon": loss.detach()}

@@ -80,7 +80,9 @@ class BenchModel(nn.Module):
         return {}
 
     def train_step(self, batch: TrainBatch, step: int) -> dict:
-        """One update; returns detached scalar tensors to log (no .item(): no host sync)."""
+        """One update; returns detached scalar tensors to log (no .item(): no host sync).
+
+        The reconstruction term is logged under the key "recon" (tests check that it falls)."""
         raise NotImplementedError
 
     # --- the interface metrics use ------------------------------------------------------------

@@ -9,6 +9,7 @@ silently shadows another model.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import re
 from importlib import metadata
 
@@ -84,10 +85,10 @@ def load_builtin() -> None:
     if _builtin_loaded:
         return
     _builtin_loaded = True
-    from models import BUILTIN_MODULES
+    import models
 
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+    for info in sorted(pkgutil.iter_modules(models.__path__), key=lambda m: m.name):
+        importlib.import_module(f"models.{info.name}")
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:
             ep.load()

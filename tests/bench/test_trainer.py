@@ -34,7 +34,7 @@ def test_reconstruction_loss_falls(tmp_path):
     torch.manual_seed(0)
     model = AE(AEConfig(lr=2e-3), (1, 28, 28))
     result = make_trainer(model, blob_images(), tiny_budget(60), tmp_path / "ckpt.pt").fit()
-    losses = [h["losses"]["recon_l1"] for h in result.history]
+    losses = [h["losses"]["recon"] for h in result.history]
     assert result.steps == 60 and len(losses) == 12
     assert all(math.isfinite(v) for v in losses)
     assert sum(losses[-3:]) / 3 < 0.7 * sum(losses[:2]) / 2
@@ -99,7 +99,7 @@ class NaNAfter(AE):
     def train_step(self, batch, step):
         losses = super().train_step(batch, step)
         if step >= 7:
-            losses["recon_l1"] = losses["recon_l1"] * float("nan")
+            losses["recon"] = losses["recon"] * float("nan")
         return losses
 
 
@@ -107,4 +107,4 @@ def test_non_finite_loss_raises_diverged_with_last_finite_losses(tmp_path):
     with pytest.raises(Diverged) as err:
         make_trainer(NaNAfter(AEConfig(), (1, 28, 28)), blob_images(64), tiny_budget(30), tmp_path / "e.pt").fit()
     assert err.value.step == 10
-    assert math.isfinite(err.value.last_finite["recon_l1"])
+    assert math.isfinite(err.value.last_finite["recon"])
