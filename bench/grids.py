@@ -11,9 +11,15 @@ from bench.atomic import atomic_path
 from bench.evaluate import interpolation_grid
 
 
-def save_grid(images: torch.Tensor, path, nrow: int) -> None:
+def save_grid(images: torch.Tensor, path, nrow: int, min_size: int = 64) -> None:
+    """Save a grid PNG; small images (28x28 characters) are enlarged with nearest-neighbour
+    sampling to at least `min_size` pixels so the grid is readable at a glance."""
+    images = images.float().clamp(0, 1).cpu()
+    factor = max(1, -(-min_size // images.shape[-1]))
+    if factor > 1:
+        images = torch.nn.functional.interpolate(images, scale_factor=factor, mode="nearest")
     with atomic_path(path, suffix=".png") as tmp:
-        save_image(images.float().clamp(0, 1).cpu(), tmp, nrow=nrow, padding=2, pad_value=0.5, format="png")
+        save_image(images, tmp, nrow=nrow, padding=2, pad_value=0.5, format="png")
 
 
 @torch.no_grad()

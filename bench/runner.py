@@ -81,6 +81,7 @@ def run_benchmark(opts: RunOptions, echo=_log) -> list:
             rows.append(row)
             add_rows(Path(opts.leaderboard_dir) / f"{pair.name}.csv", [row])
     echo(format_results(rows))
+    echo(f"\nRun directories under {Path(opts.out_dir) / pair.name}; leaderboard rows in {Path(opts.leaderboard_dir) / (pair.name + '.csv')}.")
     return rows
 
 
