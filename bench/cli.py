@@ -143,6 +143,94 @@ def list_pairs(data_dir):
     click.echo(f"\nData root: {root}")
 
 
+_INVERT_HELP = (
+    "auto: for 1-channel models, invert each image whose 2-pixel border is bright (black-on-white scans "
+    "become white-on-black like the suite's character domains); yes: invert all; no: never."
+)
+
+
+def _load_for_images(run_dir, device, plugins):
+    from bench.devices import choose_device
+    from bench.loading import load_run
+
+    chosen = choose_device(device)
+    return load_run(run_dir, device=chosen, plugins=plugins)
+
+
+def _describe_run(record: dict, model) -> str:
+    budget = record.get("budget", {}).get("name", "?") if isinstance(record.get("budget"), dict) else "?"
+    shape = "x".join(str(s) for s in record["image_shape"])
+    return f"model {record['model']} (pair {record.get('pair', '?')}, seed {record.get('seed', '?')}, budget {budget}, images {shape}) on {model.device}"
+
+
+def _inverted_note(flags) -> str:
+    k = sum(flags)
+    return f"; {k} inverted (bright border)" if k else ""
+
+
+@cli.command("generate")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--seeds", "seed_paths", multiple=True, required=True, type=click.Path(path_type=Path), metavar="PATH", help="A seed image or a folder of them (.png .jpg .jpeg .bmp .gif .tif); repeatable. At least 2 images.")
+@click.option("-n", "count", type=click.IntRange(min=1), default=64, show_default=True, help="Number of images to generate.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("generated.png"), show_default=True, help="Grid PNG to write; the single images go to <out stem>_images/000.png ...")
+@click.option("--alpha", "alpha_mode", type=click.Choice(["uniform", "mid"]), default="uniform", show_default=True, help="uniform: alpha ~ U(0, 1) per image; mid: alpha = 0.5.")
+@click.option("--seed", "rng_seed", type=int, default=0, show_default=True, help="Random seed for the pairs and alphas.")
+@click.option("--invert", type=click.Choice(["auto", "yes", "no"]), default="auto", show_default=True, help=_INVERT_HELP)
+@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import a module that registers extra models (for runs of plug-in models). Repeatable.")
+def generate(run_dir, seed_paths, count, out, alpha_mode, rng_seed, invert, device, plugins):
+    """Few-shot generation: blend random pairs of different seed images with a finished run's model.
+
+    Each new image decodes interpolate(z_a, z_b, alpha) between the latents of two different seeds.
+    Seeds of any size are converted to the model's channels and resized to its image size.
+    Writes the grid PNG at --out, 8 images per row: the seed images first (their last row padded
+    with gray tiles), then the generated images; and every generated image as a PNG in
+    <out stem>_images/ (000.png, 001.png, ...). Nothing is written if anything fails.
+    """
+    from bench.generate import check_out_path, few_shot_generate, load_seeds, seeds_then_generated, write_generation
+
+    check_out_path(out)
+    model, record = _load_for_images(run_dir, device, plugins)
+    seeds = load_seeds(seed_paths, model.image_shape, invert=invert, minimum=2)
+    click.echo(f"bench generate: {_describe_run(record, model)}; {len(seeds.paths)} seed images{_inverted_note(seeds.inverted)}")
+    images = few_shot_generate(model, seeds.images, count, alpha_mode=alpha_mode, seed=rng_seed)
+    grid, folder = write_generation(out, seeds_then_generated(seeds.images, images), images)
+    click.echo(f"Wrote {grid} (first the {len(seeds.paths)} seeds, then {count} generated images, 8 per row)")
+    click.echo(f"Wrote {count} images to {folder} (000.png ...)")
+
+
+@cli.command("interpolate")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("img_a", type=click.Path(path_type=Path))
+@click.argument("img_b", type=click.Path(path_type=Path))
+@click.option("--steps", type=click.IntRange(min=2), default=9, show_default=True, help="Interpolants, alpha = 0 .. 1 evenly spaced.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("interpolation.png"), show_default=True, help="Strip PNG to write.")
+@click.option("--invert", type=click.Choice(["auto", "yes", "no"]), default="auto", show_default=True, help=_INVERT_HELP)
+@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import a module that registers extra models. Repeatable.")
+def interpolate(run_dir, img_a, img_b, steps, out, invert, device, plugins):
+    """Interpolate between two images with a finished run's model.
+
+    Writes one row at --out: input A, the STEPS decoded interpolants (alpha = 0 .. 1), input B.
+    """
+    import torch
+
+    from bench.generate import check_out_path, find_images, interpolation_strip, load_image, write_strip
+
+    check_out_path(out)
+    model, record = _load_for_images(run_dir, device, plugins)
+    for path in (img_a, img_b):
+        find_images([path])  # a missing path is named before anything is read
+        if path.is_dir():
+            raise BenchError(f"{path} is a folder; `bench interpolate` takes two image files.")
+    a, flip_a = load_image(img_a, model.image_shape, invert)
+    b, flip_b = load_image(img_b, model.image_shape, invert)
+    click.echo(f"bench interpolate: {_describe_run(record, model)}{_inverted_note([flip_a, flip_b])}")
+    strip = interpolation_strip(model, a, b, steps)
+    path = write_strip(out, torch.cat([a[None], strip, b[None]]))
+    click.echo(f"Wrote {path} (input A, {steps} interpolants, input B)")
+
+
 def _sizes(spec) -> str:
     return "/".join("?" if s is None else str(s) for s in spec.split_sizes)
 
