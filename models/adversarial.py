@@ -131,18 +131,28 @@ class LSGANAutoencoder(Autoencoder):
         autoencoder = list(self.encoder.parameters()) + list(self.decoder.parameters())
         return {"ae": adam(autoencoder, c.lr, betas), "d": adam(self.discriminator.parameters(), c.d_lr, betas)}
 
+    def score(self, real, fake):
+        """D(real), D(fake) from ONE forward pass over the concatenated batch.
+
+        The discriminator is the encoder architecture, with batch norm: scored in separate
+        batches, each batch's mean output would be pinned by its own normalization, so
+        mean D(real) - mean D(fake) (which drives k) could not separate. One joint batch
+        normalizes real and fake with shared statistics.
+        """
+        scores = self.discriminator(torch.cat([real, fake]))
+        return scores[: real.shape[0]], scores[real.shape[0] :]
+
     def adversarial_update(self, real, fake, recon_loss, n_seeds=None) -> dict:
         """One discriminator step (real vs fake.detach()), then one autoencoder step on
         L_recon + k * gamma * L_adv(fake), then the k update. Returns the losses to log."""
         opt_d, opt_ae = self.optimizers["d"], self.optimizers["ae"]
-        d_real = self.discriminator(real)
-        d_fake = self.discriminator(fake.detach())
+        d_real, d_fake = self.score(real, fake.detach())
         d_loss = lsgan_d_loss(d_real, d_fake)
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
 
-        adv = lsgan_g_loss(self.discriminator(fake))
+        adv = lsgan_g_loss(self.score(real, fake)[1])
         k = self.balance.k.clone()
         opt_ae.zero_grad(set_to_none=True)
         rescaled_backward(fake, recon_loss, adv, k, n_seeds)

@@ -72,11 +72,14 @@ def test_discriminator_real_is_C_fake_is_the_decoded_interpolation_and_k_updates
     model, (a, b, c), enc, dec, disc, losses = _step_and_record("augintae", torch.tensor([0.2, 0.7, 0.5]))
     assert set(losses) >= {"recon", "adv", "d_loss", "k"}
     assert all(math.isfinite(v.item()) for v in losses.values())
-    real, fake_detached, fake = (inp for inp, _ in disc)
-    assert torch.equal(real, c)
-    assert torch.equal(fake_detached, dec[0][1]) and torch.equal(fake, dec[0][1])
+    # one joint batch [real = C; fake = decoded interpolation] for the discriminator's step and
+    # again for the generator's loss (shared batch-norm statistics, see LSGANAutoencoder.score)
+    (joint_d, scores), (joint_g, _) = disc
+    n = c.shape[0]
+    for joint in (joint_d, joint_g):
+        assert torch.equal(joint[:n], c) and torch.equal(joint[n:], dec[0][1])
     # the discriminator step's scores drive k: k_1 = clip(1 - 0.001 * (1 - (D(real) - D(fake))), 0, 1)
-    d_real, d_fake = disc[0][1].mean(), disc[1][1].mean()
+    d_real, d_fake = scores[:n].mean(), scores[n:].mean()
     assert losses["k"].item() == 1.0
     assert model.balance.k.item() == pytest.approx(min(1.0, max(0.0, 1 - 1e-3 * (1 - (d_real - d_fake).item()))))
     assert "balance.k" in model.state_dict()  # checkpointed

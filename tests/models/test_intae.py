@@ -65,10 +65,11 @@ def test_intae_discriminator_sees_reconstructions_and_interpolations(monkeypatch
     assert z_dec.shape[0] == 2 * n
     assert torch.allclose(z_dec[:n], z, atol=1e-6)
     assert torch.allclose(z_dec[n:], slerp(z, z.roll(1, dims=0), alpha), atol=1e-5)
-    # discriminator: real = C; fake (detached for its step, then for the generator) = all 2n decoded images
-    (real, _), (fake_d, _), (fake_g, _) = disc
-    assert torch.equal(real, c)
-    assert torch.equal(fake_d, x_hat) and torch.equal(fake_g, x_hat)
+    # discriminator: one joint batch [real = C; fake = all 2n decoded images], for its own step
+    # (fake detached) and then for the generator's loss
+    (joint_d, _), (joint_g, _) = disc
+    for joint in (joint_d, joint_g):
+        assert torch.equal(joint[:n], c) and torch.equal(joint[n:], x_hat)
     # only the n seeds have a reconstruction loss; interpolations are rescaled to their mean norm
     assert seeds == [n]
     assert losses["recon"].item() == pytest.approx((x_hat[:n] - c).abs().mean().item(), rel=1e-5)
@@ -79,8 +80,10 @@ def test_ae_gan_discriminator_sees_reconstructions_only(monkeypatch):
     model, c, enc, dec, disc, seeds, losses = _step("ae-gan", monkeypatch=monkeypatch)
     z_dec, x_hat = dec[0]
     assert len(dec) == 1 and torch.allclose(z_dec, normalize(enc[0][1]), atol=1e-6)
-    (real, _), (fake_d, _), (fake_g, _) = disc
-    assert torch.equal(real, c) and torch.equal(fake_d, x_hat) and torch.equal(fake_g, x_hat)
+    (joint_d, _), (joint_g, _) = disc
+    n = c.shape[0]
+    for joint in (joint_d, joint_g):
+        assert torch.equal(joint[:n], c) and torch.equal(joint[n:], x_hat)
     assert seeds == [None]  # every image is rescaled to its own reconstruction-gradient norm
 
 
@@ -92,7 +95,8 @@ def test_finite_logged_losses_and_k(name):
     assert set(losses) >= {"recon", "adv", "d_loss", "k"}
     assert all(math.isfinite(v.item()) for v in losses.values())
     assert losses["k"].item() == 1.0 and 0.0 <= model.balance.k.item() <= 1.0
-    margin = disc[0][1].mean() - disc[1][1].mean()
+    scores = disc[0][1]  # the discriminator step's joint scores: n real, then the fakes
+    margin = scores[: c.shape[0]].mean() - scores[c.shape[0] :].mean()
     assert model.balance.k.item() == pytest.approx(min(1.0, 1 - 1e-3 * (1 - margin.item())))
     losses = model.train_step(KnownTriplet(c, 5), 1)  # a second step keeps going
     assert all(math.isfinite(v.item()) for v in losses.values())
