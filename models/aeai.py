@@ -150,7 +150,7 @@ def cycle_loss(points: torch.Tensor, cycled: torch.Tensor, z_batch: torch.Tensor
 
 @register(
     "aeai",
-    family="adversarial-interpolation",
+    family="interpolative",
     description="AEAI: reconstruction plus adversarial, cycle-consistency and smoothness (JVP) losses "
     "on a grid of linear latent interpolations.",
     paper="Oring, Yakhini and Hel-Or, ICML 2021, Autoencoder Image Interpolation by Shaping the Latent Space",

@@ -146,7 +146,7 @@ def objectives(real, fake_rec, fake_int, latent, recon, c: GAIAConfig):
 
 @register(
     "gaia",
-    family="adversarial-interpolation",
+    family="interpolative",
     description="GAIA: an autoencoder trained against an autoencoding (BEGAN-style) discriminator on "
     "reconstructions and N(0.5, 0.25) latent interpolations, with a distance-preserving latent loss.",
     paper="Sainburg, Thielk and Gentner 2018, Generative adversarial interpolative autoencoding",
