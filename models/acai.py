@@ -47,7 +47,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from models.ae import Autoencoder
+from models.ae import LinearLatentAutoencoder
 from models.backbones import make_encoder
 from models.config import ModelConfig, hp
 from models.optim import adam
@@ -115,25 +115,18 @@ def make_critic(image_shape) -> nn.Module:
     description="ACAI: a critic regresses the mixing coefficient of decoded latent mixes; the AE learns to fool it.",
     paper="Berthelot et al. 2018/ICLR 2019, ACAI (official TensorFlow code brain-research/acai)",
 )
-class ACAI(Autoencoder):
+class ACAI(LinearLatentAutoencoder):
     Config = ACAIConfig
     adversarial = True  # constant lr, as in the official code
-    normalized_latent = False  # linear interpolation in an unnormalized latent
 
     def __init__(self, config: ACAIConfig, image_shape):
         super().__init__(config, image_shape)
         self.critic = make_critic(image_shape)
 
-    def encode(self, x):
-        return self.encoder(x)
-
-    def _ae_params(self):
-        return [*self.encoder.parameters(), *self.decoder.parameters()]
-
     def configure_optimizers(self):
         c = self.config
         return {
-            "ae": adam(self._ae_params(), c.lr, (c.beta1, c.beta2)),
+            "ae": adam(self.autoencoder_parameters(), c.lr, (c.beta1, c.beta2)),
             "critic": adam(self.critic.parameters(), c.lr, (c.beta1, c.beta2)),
         }
 
@@ -157,7 +150,7 @@ class ACAI(Autoencoder):
         opt_ae, opt_critic = self.optimizers["ae"], self.optimizers["critic"]
         opt_ae.zero_grad(set_to_none=True)
         opt_critic.zero_grad(set_to_none=True)
-        loss_ae.backward(inputs=self._ae_params(), retain_graph=True)
+        loss_ae.backward(inputs=self.autoencoder_parameters(), retain_graph=True)
         loss_critic.backward(inputs=list(self.critic.parameters()))
         opt_ae.step()
         opt_critic.step()

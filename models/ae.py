@@ -53,6 +53,19 @@ class Autoencoder(BenchModel):
     def decode(self, z):
         return self.decoder(z)
 
+    def autoencoder_parameters(self) -> list:
+        return [*self.encoder.parameters(), *self.decoder.parameters()]
+
+
+class LinearLatentAutoencoder(Autoencoder):
+    """The shared backbone with an unnormalized latent and linear interpolation, as ACAI, AMR,
+    GAIA and AEAI interpolate (the AugIntAE family normalizes and uses SLERP)."""
+
+    normalized_latent = False
+
+    def encode(self, x):
+        return self.encoder(x)
+
 
 @register(
     "ae",

@@ -78,7 +78,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import jvp
 
-from models.ae import Autoencoder
+from models.ae import LinearLatentAutoencoder
 from models.backbones import make_encoder
 from models.config import ModelConfig, hp
 from models.optim import adam
@@ -155,20 +155,13 @@ def cycle_loss(points: torch.Tensor, cycled: torch.Tensor, z_batch: torch.Tensor
     "on a grid of linear latent interpolations.",
     paper="Oring, Yakhini and Hel-Or, ICML 2021, Autoencoder Image Interpolation by Shaping the Latent Space",
 )
-class AEAI(Autoencoder):
+class AEAI(LinearLatentAutoencoder):
     Config = AEAIConfig
     adversarial = True
-    normalized_latent = False
 
     def __init__(self, config: AEAIConfig, image_shape):
         super().__init__(config, image_shape)
         self.discriminator = make_encoder(image_shape, 1)
-
-    def encode(self, x):
-        return self.encoder(x)  # linear interpolation in an unnormalized latent
-
-    def autoencoder_parameters(self):
-        return [*self.encoder.parameters(), *self.decoder.parameters()]
 
     def configure_optimizers(self):
         c = self.config

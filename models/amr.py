@@ -58,7 +58,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from models.ae import Autoencoder
+from models.ae import LinearLatentAutoencoder
 from models.backbones import make_encoder
 from models.config import ModelConfig, hp
 from models.optim import adam
@@ -136,25 +136,18 @@ def make_discriminator(image_shape) -> nn.Module:
     description="AMR: a GAN discriminator judges reconstructions and decoded latent mixes as fake.",
     paper="Beckham et al. 2019, Adversarial Mixup Resynthesis (official PyTorch code christopher-beckham/amr)",
 )
-class AMR(Autoencoder):
+class AMR(LinearLatentAutoencoder):
     Config = AMRConfig
     adversarial = True  # constant lr, as in the official code
-    normalized_latent = False  # linear interpolation in an unnormalized latent
 
     def __init__(self, config: AMRConfig, image_shape):
         super().__init__(config, image_shape)
         self.discriminator = make_discriminator(image_shape)
 
-    def encode(self, x):
-        return self.encoder(x)
-
-    def _g_params(self):
-        return [*self.encoder.parameters(), *self.decoder.parameters()]
-
     def configure_optimizers(self):
         c = self.config
         opts = {
-            "g": adam(self._g_params(), c.lr, (c.beta1, c.beta2)),
+            "g": adam(self.autoencoder_parameters(), c.lr, (c.beta1, c.beta2)),
             "d": adam(self.discriminator.parameters(), c.lr, (c.beta1, c.beta2)),
         }
         for opt in opts.values():
@@ -175,7 +168,7 @@ class AMR(Autoencoder):
         if step % c.g_every == 0:
             opt_g = self.optimizers["g"]
             opt_g.zero_grad(set_to_none=True)
-            (c.lam * recon + adv).backward(inputs=self._g_params())
+            (c.lam * recon + adv).backward(inputs=self.autoencoder_parameters())
             opt_g.step()
 
         # Discriminator: real -> 1, reconstruction -> 0, mix -> 0.

@@ -70,7 +70,7 @@ from typing import Optional
 
 import torch
 
-from models.ae import Autoencoder
+from models.ae import LinearLatentAutoencoder
 from models.backbones import make_decoder, make_encoder
 from models.config import ModelConfig, hp
 from models.latent import lerp
@@ -151,25 +151,21 @@ def objectives(real, fake_rec, fake_int, latent, recon, c: GAIAConfig):
     "reconstructions and N(0.5, 0.25) latent interpolations, with a distance-preserving latent loss.",
     paper="Sainburg, Thielk and Gentner 2018, Generative adversarial interpolative autoencoding",
 )
-class GAIA(Autoencoder):
+class GAIA(LinearLatentAutoencoder):
     Config = GAIAConfig
     adversarial = True
-    normalized_latent = False
 
     def __init__(self, config: GAIAConfig, image_shape):
         super().__init__(config, image_shape)
         self.disc_encoder = make_encoder(image_shape, self.latent_dim)
         self.disc_decoder = make_decoder(image_shape, self.latent_dim)
 
-    def encode(self, x):
-        return self.encoder(x)  # linear interpolation in an unnormalized latent
-
     def discriminate(self, x):
         """D is an autoencoder: its output is its reconstruction of x."""
         return self.disc_decoder(self.disc_encoder(x))
 
     def generator_parameters(self):
-        return [*self.encoder.parameters(), *self.decoder.parameters()]
+        return self.autoencoder_parameters()
 
     def discriminator_parameters(self):
         return [*self.disc_encoder.parameters(), *self.disc_decoder.parameters()]
