@@ -52,7 +52,8 @@ def evaluate(ctx: EvalContext) -> dict:
 
 
 def headline_values(metrics: dict) -> dict:
-    return {name: entry["value"] for name, entry in metrics.items()}
+    """{metric: value}, in name order (metrics.json is written with sorted keys too)."""
+    return {name: metrics[name]["value"] for name in sorted(metrics)}
 
 
 @torch.no_grad()
