@@ -146,14 +146,10 @@ class AMR(LinearLatentAutoencoder):
 
     def configure_optimizers(self):
         c = self.config
-        opts = {
-            "g": adam(self.autoencoder_parameters(), c.lr, (c.beta1, c.beta2)),
-            "d": adam(self.discriminator.parameters(), c.lr, (c.beta1, c.beta2)),
+        return {
+            "g": adam(self.autoencoder_parameters(), c.lr, (c.beta1, c.beta2), weight_decay=c.weight_decay),
+            "d": adam(self.discriminator.parameters(), c.lr, (c.beta1, c.beta2), weight_decay=c.weight_decay),
         }
-        for opt in opts.values():
-            for group in opt.param_groups:
-                group["weight_decay"] = c.weight_decay
-        return opts
 
     def train_step(self, batch, step):
         c = self.config

@@ -172,12 +172,10 @@ class GAIA(LinearLatentAutoencoder):
 
     def configure_optimizers(self):
         c = self.config
-        opts = {"g": adam(self.generator_parameters(), c.lr, (c.beta1, c.beta2)),
-                "d": adam(self.discriminator_parameters(), c.lr, (c.beta1, c.beta2))}
-        for opt in opts.values():
-            for group in opt.param_groups:
-                group["eps"] = c.adam_eps
-        return opts
+        return {
+            "g": adam(self.generator_parameters(), c.lr, (c.beta1, c.beta2), eps=c.adam_eps),
+            "d": adam(self.discriminator_parameters(), c.lr, (c.beta1, c.beta2), eps=c.adam_eps),
+        }
 
     def train_step(self, batch, step):
         c = self.config

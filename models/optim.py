@@ -10,7 +10,9 @@ from __future__ import annotations
 import torch
 
 
-def adam(params, lr: float, betas=(0.9, 0.999)) -> torch.optim.Adam:
+def adam(params, lr: float, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0) -> torch.optim.Adam:
     params = [p for p in params if p.requires_grad]
     fusable = bool(params) and params[0].device.type in ("cpu", "cuda") and all(p.dtype == torch.float32 for p in params)
-    return torch.optim.Adam(params, lr=lr, betas=betas, fused=True if fusable else None)
+    return torch.optim.Adam(
+        params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, fused=True if fusable else None
+    )
