@@ -34,6 +34,15 @@ class Budget:
     # (batch_size, steps) for images larger than 28x28: the DCGAN backbones cost ~8x the InfoGAN
     # ones per image, so CPU budgets shrink there to stay within minutes per model.
     large_images: Optional[tuple] = None
+    # Metric sample sizes (the paper's protocol at `paper`; smaller budgets say so in each protocol).
+    fid_images: int = 5000  # generated images per FID / misclassification score (paper: 5,000)
+    noise_trials: int = 1000  # noise images per frequency (paper appendix A.4: 1,000 trials)
+    path_pairs: int = 500  # novel-domain pairs for admissibility and ground-truth path scores
+    classifier_steps: int = 2000  # updates of the pair's domain classifier (cached per pair)
+    # GAN inversion (paper appendix A.2): inversion-network iterations (paper 6,400, lr / 10 every
+    # fifth) and per-image latent refinement steps (paper 1,000).
+    inversion_iterations: int = 6400
+    refine_steps: int = 1000
 
     def for_images(self, image_shape) -> "Budget":
         """This budget as it applies to images of `image_shape` (what a run records)."""
@@ -61,7 +70,7 @@ class Budget:
 BUDGETS = {
     "smoke": Budget(
         "smoke",
-        "seconds on a CPU: 20 updates of 16 images (12 of 8 for larger images) from 512, metrics on 128 test images (for tests; not meaningful)",
+        "seconds on a CPU: 20 updates of 16 images (12 of 8 for larger images) from 512, metrics on 128 test images and 128 generated images (for tests; not meaningful)",
         batch_size=16,
         steps=20,
         large_images=(8, 12),
@@ -69,20 +78,32 @@ BUDGETS = {
         eval_images=128,
         log_every=5,
         checkpoint_every=5,
+        fid_images=128,
+        noise_trials=8,
+        path_pairs=8,
+        classifier_steps=20,
+        inversion_iterations=10,
+        refine_steps=10,
     ),
     "quick": Budget(
         "quick",
-        "minutes per model on a 2-core CPU: 1000 updates of 64 images (28x28) or 500 of 32 (larger images), metrics on 2000 test images",
+        "minutes per model on a 2-core CPU: 1000 updates of 64 images (28x28) or 500 of 32 (larger images), metrics on 2000 test images, FID on 1000 generated images, 100 noise trials and 100 interpolation pairs, GAN inversion with 640 network iterations and 200 refinement steps",
         batch_size=64,
         steps=1000,
         large_images=(32, 500),
         eval_images=2000,
         log_every=50,
         checkpoint_every=500,
+        fid_images=1000,
+        noise_trials=100,
+        path_pairs=100,
+        classifier_steps=500,
+        inversion_iterations=640,
+        refine_steps=200,
     ),
     "paper": Budget(
         "paper",
-        "the AugIntAE protocol: 100 epochs of batch 64, lr / 10 at epochs 35 and 70, full test splits",
+        "the AugIntAE protocol: 100 epochs of batch 64, lr / 10 at epochs 35 and 70, full test splits, FID on 5000 images, 1000 noise trials, GAN inversion 6400 + 1000 refinement steps",
         batch_size=64,
         epochs=100,
         log_every=200,

@@ -1,54 +1,50 @@
-"""Runs the metrics that apply to a trained model and records each with its protocol and time.
+"""Runs the registered metrics that apply to a trained model; records each with its protocol and time.
 
-Each entry of `metrics.json["metrics"]` is {"value", "protocol", "seconds"}; leaderboards keep the
-value under the metric's name.
+Each entry of `metrics.json["metrics"]` is {"value", "protocol", "seconds", "metric"[, "details"]}:
+`metric` names the registered metric that produced the key and `seconds` is that metric's compute
+time (shared images, such as the FID sample set, are charged to the first metric that needs them).
+A metric that cannot run here is listed under `metrics.json["skipped"]` with the reason, after one
+warning; the other metrics still run. Leaderboards keep the value under the key's name.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
-from metrics.reconstruction import PROTOCOL as RECON_PROTOCOL
-from metrics.reconstruction import reconstruction_l2
+from metrics.base import MetricContext, MetricSkipped, all_metrics, get_metrics
+
+ORACLE_SUFFIX = "_oracle"
 
 
-@dataclass
-class EvalContext:
-    model: object
-    pair: object
-    train_domain: object
-    novel_domain: object
-    budget: object
-    seed: int
-
-
-def _timed(fn):
-    start = time.perf_counter()
-    value = fn()
-    return value, time.perf_counter() - start
-
-
-def evaluate(ctx: EvalContext) -> dict:
-    """Compute every metric that applies to this run; returns {name: {value, protocol, seconds}}."""
-    results = {}
-    cap = ctx.budget.eval_images
-    for key, domain in (("train", ctx.train_domain), ("novel", ctx.novel_domain)):
-        images = domain.test.images[:cap] if cap else domain.test.images
-        value, seconds = _timed(lambda: reconstruction_l2(ctx.model, images))
-        results[f"recon_l2_{key}"] = {
-            "value": value,
-            "protocol": {
-                "definition": RECON_PROTOCOL,
-                "domain": domain.name,
-                "split": "test",
-                "images": int(images.shape[0]),
-            },
-            "seconds": round(seconds, 4),
-        }
-    return results
+def evaluate(ctx: MetricContext, names: Optional[list] = None) -> tuple:
+    """(metrics, skipped): {key: entry} for every metric in `names` (default: all registered)
+    that applies to this run, and {metric: reason} for those skipped."""
+    requested = names is not None
+    specs = get_metrics(names) if requested else list(all_metrics().values())
+    ctx.model.configure_evaluation(ctx.budget)
+    suffix = ORACLE_SUFFIX if ctx.encoder == "oracle" else ""
+    results, skipped = {}, {}
+    for spec in specs:
+        if not spec.applies(ctx):
+            if requested:
+                skipped[spec.name] = f"does not apply to pair {ctx.pair.name} or model {ctx.model.name}"
+            continue
+        start = time.perf_counter()
+        try:
+            values = spec.fn(ctx)
+        except MetricSkipped as exc:
+            ctx.warn(f"Warning: metric {spec.name} skipped: {exc}")
+            skipped[spec.name] = str(exc)
+            continue
+        seconds = round(time.perf_counter() - start, 4)
+        for key, value in values.items():
+            entry = value.to_dict()
+            entry["protocol"] = {**entry["protocol"], "seed": ctx.seed, "budget": ctx.budget.name}
+            results[key + suffix] = {**entry, "metric": spec.name, "seconds": seconds}
+    return results, skipped
 
 
 def headline_values(metrics: dict) -> dict:

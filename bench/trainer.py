@@ -143,7 +143,9 @@ class Trainer:
         n = self.images.shape[0]
         batch_size = min(budget.batch_size, n)
         steps_per_epoch = max(1, n // batch_size)
-        total = budget.total_steps(n, model.steps_multiplier)
+        main_steps = budget.total_steps(n, model.steps_multiplier)
+        model.plan_training(main_steps, budget)
+        total = main_steps + model.extra_training_steps(budget)
         model.optimizers = model.configure_optimizers()
         base_lrs = {k: [g["lr"] for g in opt.param_groups] for k, opt in model.optimizers.items()}
         generator = torch.Generator(device=device).manual_seed(self.seed)
@@ -186,7 +188,7 @@ class Trainer:
                     perm, perm_epoch = _epoch_permutation(n, self.seed, epoch, device), epoch
                 idx = perm[pos * batch_size : (pos + 1) * batch_size]
                 if not model.adversarial:
-                    factor = budget.lr_factor(step, total)
+                    factor = budget.lr_factor(step, main_steps)
                     if factor != lr_factor:
                         lr_factor = factor
                         for key, opt in model.optimizers.items():

@@ -1,2 +1,11 @@
-"""Metrics: one module per metric family. Metrics only call a model's public interface
-(encode / decode / interpolate / sample), never its internals."""
+"""Metrics: one module per metric family, registered in `metrics.base`. Metrics only call a
+model's public interface (encode / decode / interpolate / sample), never its internals.
+
+Importing the package imports every module in it, so a new metric module registers itself by
+existing (as models do)."""
+
+import importlib
+import pkgutil
+
+for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    importlib.import_module(f"{__name__}.{_info.name}")

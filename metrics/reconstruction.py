@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import torch
 
+from metrics.base import MetricValue, register_metric
+
 PROTOCOL = "255 * mean((x - decode(encode(x)))**2), pixels in [0, 1], averaged over images, pixels and channels"
 
 
@@ -28,3 +30,20 @@ def reconstruction_l2(model, images_uint8: torch.Tensor, batch_size: int = 500) 
         total += (x_hat - x).pow(2).sum().item()
         count += x.numel()
     return 255.0 * total / max(count, 1)
+
+
+@register_metric("recon", "Reconstruction L2 on the test splits of both domains (paper Table 1 definition)")
+def reconstruction_metric(ctx) -> dict:
+    """recon_l2_train / recon_l2_novel through the evaluation's encoder (a GAN's inversion, or the
+    oracle encoder when selected)."""
+    out = {}
+    for key in ("train", "novel"):
+        domain = ctx.train_domain if key == "train" else ctx.novel_domain
+        x = ctx.test_images(key)
+        x_hat = ctx.reconstruct(x)
+        value = 255.0 * (x_hat - x).pow(2).mean().item()
+        out[f"recon_l2_{key}"] = MetricValue(
+            value,
+            {"definition": PROTOCOL, "domain": domain.name, "split": "test", "images": int(x.shape[0]), "encoder": ctx.encoder},
+        )
+    return out

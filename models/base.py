@@ -67,6 +67,7 @@ class BenchModel(nn.Module):
     uses_augmentation: ClassVar[bool] = False
     augmentation_families: ClassVar[Optional[frozenset]] = None  # None: every family
     steps_multiplier: ClassVar[float] = 1.0  # WGAN-GP trains twice as long, as in the paper
+    trains_on: ClassVar[str] = "train"  # "novel": trained on the novel domain's train split (oracle)
 
     def __init__(self, config: ModelConfig, image_shape: tuple):
         super().__init__()
@@ -78,6 +79,20 @@ class BenchModel(nn.Module):
     def configure_optimizers(self) -> dict:
         """Build this model's optimizers (called by the trainer after moving to the device)."""
         return {}
+
+    def extra_training_steps(self, budget) -> int:
+        """Updates this model needs after its main schedule (a GAN's inversion network); the
+        trainer runs them as steps main_steps .. main_steps + extra - 1 of the same loop, so they
+        are checkpointed and resumed like the rest."""
+        return 0
+
+    def plan_training(self, main_steps: int, budget) -> None:
+        """Told once, before `configure_optimizers`, how many main-schedule steps there are."""
+        self.main_steps = main_steps
+
+    def configure_evaluation(self, budget) -> None:
+        """Called before metrics run: models whose `encode` is an optimisation (GAN inversion)
+        take their step counts from the budget here."""
 
     def train_step(self, batch: TrainBatch, step: int) -> dict:
         """One update; returns detached scalar tensors to log (no .item(): no host sync).
@@ -97,6 +112,16 @@ class BenchModel(nn.Module):
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
+
+    def prior_latents(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """n random latents from the model's prior: N(0, I), projected onto the unit sphere when
+        latents are normalized. The oracle encoder starts its optimisation here."""
+        dim = getattr(self, "latent_dim", None)
+        if dim is None:
+            raise NotImplementedError(f"{self.name} has no latent prior (no latent_dim)")
+        z = torch.randn(n, dim, generator=generator, device=generator.device if generator is not None else "cpu")
+        z = z.to(self.device)
+        return torch.nn.functional.normalize(z, dim=1) if self.normalized_latent else z
 
     def sample(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         raise NotImplementedError(f"{self.name} is not a generative model")

@@ -1,0 +1,139 @@
+"""The metric registry and the context every metric receives.
+
+A metric is a function `fn(ctx) -> {key: MetricValue}` registered with `@register_metric(name,
+applies=...)`. It may only use the model's public interface (`encode` through `ctx.encode`,
+`decode`, `interpolate`, `sample`) and the data in the context: metrics never import models.
+`bench.evaluate` times each metric and writes `{value, protocol, seconds, details}` per key into
+`metrics.json`. A metric that cannot run here (missing weights, a pair without labels) raises
+`MetricSkipped` with a message naming what is missing; the other metrics still run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+
+from bench.errors import BenchError
+
+
+class MetricSkipped(Exception):
+    """This metric does not run here; the message says why and what would make it run."""
+
+
+@dataclass
+class MetricValue:
+    value: float
+    protocol: dict
+    details: Optional[dict] = None  # curves and per-alpha arrays (JSON-serialisable)
+
+    def to_dict(self) -> dict:
+        out = {"value": float(self.value), "protocol": self.protocol}
+        if self.details is not None:
+            out["details"] = self.details
+        return out
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    fn: Callable
+    applies: Callable  # ctx -> bool
+    description: str
+
+
+_METRICS: dict = {}
+
+
+def register_metric(name: str, description: str, applies: Callable = lambda ctx: True):
+    if not name or not name.replace("_", "").isalnum() or name != name.lower():
+        raise ValueError(f"metric names are lower-case words joined by '_', got {name!r}")
+
+    def wrap(fn):
+        if name in _METRICS:
+            raise ValueError(f"metric {name!r} is registered twice")
+        _METRICS[name] = MetricSpec(name, fn, applies, description)
+        return fn
+
+    return wrap
+
+
+def all_metrics() -> dict:
+    import metrics  # noqa: F401  (importing the package registers every metric module)
+
+    return dict(_METRICS)
+
+
+def get_metrics(names) -> list:
+    """The specs for `names` (in registry order), with a clear error for unknown names."""
+    known = all_metrics()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise BenchError(f"Unknown metric {', '.join(map(repr, unknown))}. Valid metrics: {', '.join(known)}.")
+    return [spec for name, spec in known.items() if name in names]
+
+
+@dataclass
+class MetricContext:
+    """What a metric may look at: the model's public interface, the pair's data and the budget.
+
+    `encode` is the encoder the evaluation uses: the model's own (`encoder="model"`, which for a
+    GAN is inversion + refinement) or direct latent optimisation (`encoder="oracle"`).
+    """
+
+    model: object
+    pair: object  # bench.data.pairs.PairSpec
+    train_domain: object  # bench.data.domain.DomainData
+    novel_domain: object
+    budget: object  # bench.budgets.Budget
+    seed: int
+    cache_dir: Path
+    encoder: str = "model"  # "model" or "oracle"
+    pairing: str = "same-class"  # FID interpolation pairs: "same-class" or "any"
+    require_fid: bool = False
+    artifacts_dir: Optional[Path] = None  # where metrics may write image grids (run_dir/samples)
+    warn: Callable = print
+    _shared: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    @property
+    def image_shape(self) -> tuple:
+        return tuple(self.train_domain.image_shape)
+
+    def generator(self, purpose: str, device=None) -> torch.Generator:
+        """A torch generator seeded from the run seed and the purpose: metrics are reproducible
+        and independent of the order they run in."""
+        digest = int.from_bytes(hashlib.sha256(f"{self.seed}:{purpose}".encode()).digest()[:6], "little")
+        return torch.Generator(device=device or "cpu").manual_seed(digest)
+
+    def test_images(self, which: str, n: Optional[int] = None) -> torch.Tensor:
+        """The first n test images of the "train" or "novel" domain as floats in [0, 1] on the
+        model's device (capped by the budget's eval_images)."""
+        domain = self.train_domain if which == "train" else self.novel_domain
+        cap = self.budget.eval_images
+        images = domain.test.images
+        limit = min(x for x in (n, cap, images.shape[0]) if x is not None)
+        return images[:limit].to(self.device).float().div_(255.0)
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        if self.encoder == "oracle":
+            from models.inversion import oracle_encode  # the shared latent optimiser, not a model's internals
+
+            return oracle_encode(self.model, x, steps=self.budget.refine_steps, generator=self.generator("oracle"))
+        return self.model.encode(x)
+
+    def reconstruct(self, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+        return torch.cat([self.model.decode(self.encode(x[i : i + batch_size])).float() for i in range(0, x.shape[0], batch_size)])
+
+    def shared(self, key: str, build: Callable):
+        """Compute-once values several metrics use (generated images, the domain classifier)."""
+        if key not in self._shared:
+            self._shared[key] = build()
+        return self._shared[key]
