@@ -56,6 +56,25 @@ def _data_dir_option(f):
     )(f)
 
 
+def _metric_options(f):
+    f = click.option("--require-fid", is_flag=True, help="Make missing Inception weights an error instead of skipping the FID column with a warning.")(f)
+    f = click.option("--pairing", type=click.Choice(["same-class", "any"]), default="same-class", show_default=True, help="How FID interpolation pairs of novel-domain test images are drawn (same class where labels exist, as in few-shot generation).")(f)
+    return click.option("--metrics", "metrics_spec", default="all", show_default=True, help="'all' (every metric that applies) or a comma-separated list (see `bench metrics`).")(f)
+
+
+def _parse_metrics(spec: str):
+    """None for 'all'; otherwise the validated list of metric names."""
+    from metrics.base import get_metrics
+
+    if spec.strip() == "all":
+        return None
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise BenchError(f"--metrics {spec!r}: give 'all' or a comma-separated list of metric names (see `bench metrics`).")
+    get_metrics(names)  # unknown names are an error before anything runs
+    return names
+
+
 @cli.command()
 @click.option("--models", "models_spec", default="all", show_default=True, help="'all' or a comma-separated list of model names.")
 @click.option("--pair", required=True, help="Domain pair, e.g. mnist-emnist (see `bench pairs`).")
@@ -71,7 +90,8 @@ def _data_dir_option(f):
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True, help="auto: bf16 autocast on CUDA, fp32 elsewhere.")
 @click.option("--force", is_flag=True, help="Retrain runs that already finished (their files are replaced).")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
-def run(models_spec, pair, budget, seeds, device, data_dir, download, out_dir, leaderboard_dir, overrides, plugins, precision, force, no_progress):
+@_metric_options
+def run(models_spec, pair, budget, seeds, device, data_dir, download, out_dir, leaderboard_dir, overrides, plugins, precision, force, no_progress, metrics_spec, pairing, require_fid):
     """Train and score models on a pair; add the results to the pair's leaderboard."""
     import torch
 
@@ -102,6 +122,9 @@ def run(models_spec, pair, budget, seeds, device, data_dir, download, out_dir, l
         force=force,
         precision=precision,
         progress=not no_progress,
+        metrics=_parse_metrics(metrics_spec),
+        pairing=pairing,
+        require_fid=require_fid,
     )
     run_benchmark(opts, echo=click.echo)
 
@@ -229,6 +252,79 @@ def interpolate(run_dir, img_a, img_b, steps, out, invert, device, plugins):
     strip = interpolation_strip(model, a, b, steps)
     path = write_strip(out, torch.cat([a[None], strip, b[None]]))
     click.echo(f"Wrote {path} (input A, {steps} interpolants, input B)")
+
+
+@cli.command("metrics")
+def list_metrics():
+    """List registered metrics."""
+    from metrics.base import all_metrics
+
+    _print_table(("metric", "description"), [(m.name, m.description) for m in all_metrics().values()])
+
+
+@cli.command("evaluate")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@_metric_options
+@click.option("--encoder", type=click.Choice(["model", "oracle"]), default="model", show_default=True, help="model: the run's encoder (a GAN's inversion network + refinement); oracle: per-image latent optimisation from a random start (keys get the suffix _oracle).")
+@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
+@_data_dir_option
+@click.option("--leaderboard-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Also replace the run's row in <dir>/<pair>.csv.")
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import a module that registers extra models. Repeatable.")
+def evaluate_cmd(run_dir, metrics_spec, pairing, require_fid, encoder, device, data_dir, leaderboard_dir, plugins):
+    """Recompute metrics on a finished run and merge them into its metrics.json."""
+    from types import SimpleNamespace
+
+    from bench.devices import choose_device
+    from bench.paths import default_data_dir
+    from bench.reevaluate import reevaluate
+
+    opts = SimpleNamespace(
+        device=choose_device(device), data_dir=data_dir or default_data_dir(), cache_dir=None,
+        pairing=pairing, require_fid=require_fid, plugins=plugins,
+    )
+    new = reevaluate(run_dir, _parse_metrics(metrics_spec), opts, encoder, click.echo, leaderboard_dir)
+    _print_table(("metric", "value", "seconds"), [(k, f"{v['value']:.4g}", f"{v['seconds']:.1f}") for k, v in sorted(new.items())])
+    click.echo(f"Updated {Path(run_dir) / 'metrics.json'}")
+
+
+@cli.command("recon-matrix")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("recon_matrix.csv"), show_default=True, help="CSV to write (rows: runs, columns: evaluation domains).")
+@click.option("--max-images", type=click.IntRange(min=1), default=2000, show_default=True, help="Test images per evaluation domain.")
+@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
+@_data_dir_option
+def recon_matrix_cmd(run_dirs, out, max_images, device, data_dir):
+    """Reconstruction L2 of trained runs on every domain of their image size (paper Table 1)."""
+    from bench.devices import choose_device
+    from bench.paths import default_data_dir
+    from bench.recon_matrix import recon_matrix, write_table
+
+    table = recon_matrix(run_dirs, data_dir or default_data_dir(), choose_device(device), max_images, echo=click.echo)
+    write_table(table, out)
+    click.echo("\n" + table.drop(columns=["run"]).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    click.echo(f"Wrote {out}")
+
+
+@cli.group("figure")
+def figure():
+    """Paper figures from finished runs."""
+
+
+@figure.command("generalization")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("generalization.png"), show_default=True, help="PNG to write.")
+@click.option("-n", "count", type=click.IntRange(min=1, max=32), default=8, show_default=True, help="Images per row.")
+@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
+@_data_dir_option
+def figure_generalization(run_dirs, out, count, device, data_dir):
+    """Paper Figure 2: inputs, reconstructions, samples, and novel-domain reconstructions through
+    the encoder / inversion and the oracle encoder, one panel per run."""
+    from bench.devices import choose_device
+    from bench.figures import generalization_figure
+    from bench.paths import default_data_dir
+
+    path = generalization_figure(run_dirs, out, data_dir or default_data_dir(), choose_device(device), count, echo=click.echo)
+    click.echo(f"Wrote {path}")
 
 
 def _sizes(spec) -> str:

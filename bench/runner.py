@@ -22,11 +22,13 @@ import torch
 from bench import data as data_layer
 from bench.atomic import torch_save, write_json
 from bench.errors import BenchError
-from bench.evaluate import EvalContext, evaluate, headline_values
+from bench.evaluate import evaluate, headline_values
 from bench.grids import write_run_grids
 from bench.leaderboard import add_rows
+from bench.paths import cache_dir as default_cache_dir
 from bench.provenance import code_version, config_hash, device_description, library_versions
 from bench.trainer import Diverged, Trainer, read_checkpoint
+from metrics.base import MetricContext
 from models import registry
 from models.config import apply_overrides, split_overrides
 
@@ -49,6 +51,10 @@ class RunOptions:
     force: bool = False
     precision: str = "auto"
     progress: bool = True
+    metrics: Optional[list] = None  # None: every metric that applies
+    pairing: str = "same-class"
+    require_fid: bool = False
+    cache_dir: Optional[Path] = None
 
 
 def run_dir_for(out_dir: Path, pair: str, model: str, seed: int) -> Path:
@@ -71,12 +77,15 @@ def run_benchmark(opts: RunOptions, echo=_log) -> list:
     train_data, novel_data = data_layer.load_pair(
         pair, opts.data_dir, download=opts.download, max_train=budget.max_train, max_test=budget.eval_images
     )
-    train_images = train_data.train.images.to(opts.device)
+    images_by_domain = {"train": train_data.train.images.to(opts.device)}
+    if any(classes[n].trains_on == "novel" for n in opts.models):
+        images_by_domain["novel"] = novel_data.train.images.to(opts.device)
     opts = replace(opts, budget=budget.for_images(train_data.image_shape))
 
     rows = []
     for name in opts.models:
         for seed in opts.seeds:
+            train_images = images_by_domain[classes[name].trains_on]
             row = run_one(classes[name], configs[name], pair, train_data, novel_data, train_images, seed, opts, echo)
             rows.append(row)
             add_rows(Path(opts.leaderboard_dir) / f"{pair.name}.csv", [row])
@@ -166,13 +175,14 @@ def run_one(cls, config, pair, train_data, novel_data, train_images, seed, opts,
         train_info = {"steps": result.steps, "train_seconds": round(result.seconds, 2), "history": result.history}
 
     model.eval()
-    ctx = EvalContext(model, pair, train_data, novel_data, budget, seed)
-    metrics = evaluate(ctx)
+    ctx = metric_context(model, pair, train_data, novel_data, budget, seed, opts, run_dir / "samples", echo)
+    metrics, skipped = evaluate(ctx, opts.metrics)
     write_run_grids(model, train_data, novel_data, run_dir / "samples")
     payload = {
         "status": status,
         "config_hash": record["config_hash"],
         "metrics": metrics,
+        "skipped_metrics": skipped,
         "steps": train_info["steps"],
         "train_seconds": train_info["train_seconds"],
         "wall_seconds": round(time.perf_counter() - started, 2),
@@ -186,6 +196,23 @@ def run_one(cls, config, pair, train_data, novel_data, train_images, seed, opts,
     write_json(metrics_path, payload)
     ckpt_path.unlink(missing_ok=True)
     return _row(record, payload, run_dir)
+
+
+def metric_context(model, pair, train_data, novel_data, budget, seed, opts, artifacts_dir, echo, encoder="model") -> MetricContext:
+    return MetricContext(
+        model=model,
+        pair=pair,
+        train_domain=train_data,
+        novel_domain=novel_data,
+        budget=budget,
+        seed=seed,
+        cache_dir=Path(opts.cache_dir) if opts.cache_dir else default_cache_dir(),
+        encoder=encoder,
+        pairing=opts.pairing,
+        require_fid=opts.require_fid,
+        artifacts_dir=Path(artifacts_dir) if artifacts_dir else None,
+        warn=echo,
+    )
 
 
 def _now() -> str:

@@ -1,4 +1,7 @@
-"""Shared test setup: caches go to a temporary folder, never to the user's cache or the network."""
+"""Shared test setup: caches go to a temporary folder, never to the user's cache or the network.
+
+TORCH_HOME points at an empty folder too, so that tests behave as on CI (no Inception weights:
+the FID metric is skipped with its warning) even on a machine that has the weights."""
 
 import os
 
@@ -13,4 +16,5 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     cache = tmp_path_factory.getbasetemp() / "bench-cache"
     monkeypatch.setenv("BENCH_CACHE_DIR", str(cache))
     monkeypatch.setenv("BENCH_DATA_DIR", str(tmp_path_factory.getbasetemp() / "no-data-here"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.getbasetemp() / "torch-home"))
     yield

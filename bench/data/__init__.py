@@ -41,15 +41,16 @@ def load_pair(
     max_train: Optional[int] = None,
     max_test: Optional[int] = None,
 ):
-    """(training-domain data, novel-domain data); the novel domain's train split is not needed
-    for training, so it is truncated to `max_test` as well."""
+    """(training-domain data, novel-domain data), both with train splits capped at `max_train`
+    (the novel domain's train split trains the pair's domain classifier and the oracle baselines)
+    and test splits capped at `max_test`."""
     root = Path(root)
     train_spec, novel_spec = get_domain(pair.train), get_domain(pair.novel)
     train = train_spec.load(root, download=download, max_train=max_train, max_test=max_test)
     if pair.novel == pair.train:
         novel = train
     else:
-        novel = novel_spec.load(root, download=download, max_train=max_test, max_test=max_test)
+        novel = novel_spec.load(root, download=download, max_train=max_train, max_test=max_test)
     if train.image_shape != novel.image_shape:
         raise BenchError(
             f"Pair {pair.name}: domains {pair.train} {train.image_shape} and {pair.novel} {novel.image_shape} "

@@ -1,0 +1,64 @@
+"""`bench recon-matrix`: the AugIntAE paper's Table 1 for any set of finished runs.
+
+Rows are trained runs ("<model> on <training domain>", one per run directory), columns are every
+domain of the same image size whose data is present (synthetic domains always are), cells are the
+reconstruction L2 (metrics.reconstruction: 255 * MSE on [0, 1] pixels) on that domain's test split.
+GANs reconstruct through their inversion (network + refinement with the run's budget).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+
+from bench import data as data_layer
+from bench.atomic import atomic_path
+from bench.errors import BenchError
+from bench.loading import load_run
+from bench.reevaluate import budget_from_record
+from metrics.reconstruction import reconstruction_l2
+
+
+def available_domains(image_shape, data_dir) -> list:
+    """Names of the domains with this image shape whose files are present under `data_dir`."""
+    names = []
+    for spec in data_layer.domains().values():
+        if (spec.channels, spec.size, spec.size) != tuple(image_shape):
+            continue
+        if spec.kind == "synthetic" or spec.is_available(data_dir):
+            names.append(spec.name)
+    return names
+
+
+def recon_matrix(run_dirs, data_dir, device, max_images: Optional[int] = 2000, echo=print) -> pd.DataFrame:
+    loaded = [(Path(d), *load_run(d, device=device)) for d in run_dirs]
+    shapes = {tuple(record["image_shape"]) for _, _, record in loaded}
+    if len(shapes) > 1:
+        raise BenchError(f"The runs have different image shapes ({', '.join(map(str, sorted(shapes)))}); a reconstruction matrix compares runs of one image size.")
+    shape = shapes.pop()
+    columns = available_domains(shape, data_dir)
+    if not columns:
+        raise BenchError(f"No domain of image shape {list(shape)} has its data under {data_dir}. Pass --data-dir (see `bench pairs`).")
+    test_images = {}
+    for name in columns:
+        spec = data_layer.get_domain(name)
+        test_images[name] = spec.load(data_dir, max_train=1, max_test=max_images).test.images
+    rows = []
+    for run_dir, model, record in loaded:
+        model.configure_evaluation(budget_from_record(record))
+        trained_on = data_layer.get_domain(data_layer.get_pair(record["pair"]).train).name
+        if getattr(type(model), "trains_on", "train") == "novel":
+            trained_on = data_layer.get_pair(record["pair"]).novel
+        row = {"run": str(run_dir), "model": record["model"], "seed": record["seed"], "trained_on": trained_on}
+        for name in columns:
+            row[name] = reconstruction_l2(model, test_images[name])
+        echo(f"{record['model']} (trained on {trained_on}): " + ", ".join(f"{n} {row[n]:.2f}" for n in columns))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["run", "model", "seed", "trained_on", *columns])
+
+
+def write_table(table: pd.DataFrame, out: Path) -> None:
+    with atomic_path(out, suffix=".csv") as tmp:
+        table.to_csv(tmp, index=False, float_format="%.4f")

@@ -1,0 +1,59 @@
+"""`bench evaluate`: recompute selected metrics on a finished run and merge them into its record.
+
+The run's budget is rebuilt from its config.json (fields a newer suite added take the named
+budget's current values, so an old `smoke` run is not suddenly scored with paper-sized samples).
+New values replace old ones key by key in metrics.json (written atomically); the leaderboard row
+of the run is replaced when a leaderboard folder is given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Optional
+
+from bench import data as data_layer
+from bench.atomic import write_json
+from bench.budgets import BUDGETS, Budget
+from bench.errors import BenchError
+from bench.evaluate import evaluate
+from bench.leaderboard import add_rows
+from bench.loading import METRICS_FILE, load_run
+
+
+def budget_from_record(record: dict) -> Budget:
+    recorded = record.get("budget")
+    if not isinstance(recorded, dict) or recorded.get("name") not in BUDGETS:
+        raise BenchError(f"The run record has no known budget (found {recorded!r}); valid budgets: {', '.join(BUDGETS)}.")
+    base = BUDGETS[recorded["name"]].for_images(record["image_shape"])
+    known = {f.name for f in dataclasses.fields(Budget)}
+    values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in recorded.items() if k in known}
+    return dataclasses.replace(base, **values)
+
+
+def reevaluate(run_dir, metric_names: Optional[list], opts, encoder: str, echo, leaderboard_dir=None) -> dict:
+    """Compute `metric_names` (None: all that apply) for the finished run in `run_dir`;
+    returns the new {key: entry}. `opts` supplies device, data_dir, cache_dir, pairing, require_fid."""
+    from bench.runner import _row, metric_context  # the runner owns how a context is built
+
+    run_dir = Path(run_dir)
+    model, record = load_run(run_dir, device=opts.device, plugins=getattr(opts, "plugins", ()))
+    metrics_path = run_dir / METRICS_FILE
+    try:
+        payload = json.loads(metrics_path.read_text())
+    except (OSError, ValueError):
+        raise BenchError(f"{metrics_path} is missing or unreadable; `bench evaluate` needs a finished run written by `bench run`.") from None
+    budget = budget_from_record(record)
+    pair = data_layer.get_pair(record["pair"])
+    train_data, novel_data = data_layer.load_pair(pair, opts.data_dir, max_train=budget.max_train, max_test=budget.eval_images)
+    ctx = metric_context(model, pair, train_data, novel_data, budget, record["seed"], opts, run_dir / "samples", echo, encoder=encoder)
+    new, skipped = evaluate(ctx, metric_names)
+    payload["metrics"] = {**payload.get("metrics", {}), **new}
+    produced = {entry["metric"] for entry in new.values()}
+    still_skipped = {k: v for k, v in payload.get("skipped_metrics", {}).items() if k not in produced}
+    payload["skipped_metrics"] = {**still_skipped, **skipped}
+    write_json(metrics_path, payload)
+    if leaderboard_dir is not None:
+        add_rows(Path(leaderboard_dir) / f"{pair.name}.csv", [_row(record, payload, run_dir)])
+    return new
