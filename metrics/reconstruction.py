@@ -32,6 +32,17 @@ def reconstruction_l2(model, images_uint8: torch.Tensor, batch_size: int = 500) 
     return 255.0 * total / max(count, 1)
 
 
+def shared_recon_l2(ctx, key: str) -> float:
+    """Reconstruction L2 of the "train" or "novel" test images through ctx's encoder, computed
+    once per evaluation (the noise-frequency curves use the novel value as their reference)."""
+
+    def build():
+        x = ctx.test_images(key)
+        return 255.0 * (ctx.reconstruct(x) - x).pow(2).mean().item()
+
+    return ctx.shared(f"recon_l2:{key}", build)
+
+
 @register_metric("recon", "Reconstruction L2 on the test splits of both domains (paper Table 1 definition)")
 def reconstruction_metric(ctx) -> dict:
     """recon_l2_train / recon_l2_novel through the evaluation's encoder (a GAN's inversion, or the
@@ -40,8 +51,7 @@ def reconstruction_metric(ctx) -> dict:
     for key in ("train", "novel"):
         domain = ctx.train_domain if key == "train" else ctx.novel_domain
         x = ctx.test_images(key)
-        x_hat = ctx.reconstruct(x)
-        value = 255.0 * (x_hat - x).pow(2).mean().item()
+        value = shared_recon_l2(ctx, key)
         out[f"recon_l2_{key}"] = MetricValue(
             value,
             {"definition": PROTOCOL, "domain": domain.name, "split": "test", "images": int(x.shape[0]), "encoder": ctx.encoder},
