@@ -10,7 +10,7 @@ Runs of different budgets never share a leaderboard row (the budget is part of t
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Optional
 
 from bench.errors import BenchError
@@ -120,3 +120,15 @@ def get_budget(name: Optional[str], cuda_available: bool) -> Budget:
         return BUDGETS[name]
     except KeyError:
         raise BenchError(f"Unknown budget {name!r}. Valid budgets: {', '.join(BUDGETS)}.") from None
+
+
+def budget_from_record(record: dict) -> Budget:
+    """The budget a finished run used, from its config.json. Fields a newer suite added take the
+    named budget's current values (an old `smoke` run is not scored with paper-sized samples)."""
+    recorded = record.get("budget")
+    if not isinstance(recorded, dict) or recorded.get("name") not in BUDGETS:
+        raise BenchError(f"The run record has no known budget (found {recorded!r}); valid budgets: {', '.join(BUDGETS)}.")
+    base = BUDGETS[recorded["name"]].for_images(record["image_shape"])
+    known = {f.name for f in fields(Budget)}
+    values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in recorded.items() if k in known}
+    return replace(base, **values)

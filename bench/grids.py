@@ -24,7 +24,8 @@ def save_grid(images: torch.Tensor, path, nrow: int, min_size: int = 64) -> None
 
 @torch.no_grad()
 def write_run_grids(model, train_domain, novel_domain, out_dir: Path, n: int = 8, steps: int = 9) -> list:
-    """Rows of input / reconstruction pairs per domain and 8 novel-domain interpolation strips."""
+    """Rows of input / reconstruction pairs per domain, random samples of generative models, and
+    8 novel-domain interpolation strips."""
     written = []
     device = model.device
     for key, domain in (("train", train_domain), ("novel", novel_domain)):
@@ -33,6 +34,11 @@ def write_run_grids(model, train_domain, novel_domain, out_dir: Path, n: int = 8
         grid = torch.stack([x, recon], dim=0).flatten(0, 1)
         path = Path(out_dir) / f"reconstructions_{key}.png"
         save_grid(grid, path, nrow=x.shape[0])
+        written.append(path)
+    if getattr(model, "generative", False):
+        gen = torch.Generator(device="cpu").manual_seed(0)
+        path = Path(out_dir) / "samples.png"
+        save_grid(model.sample(n * n, generator=gen), path, nrow=n)
         written.append(path)
     test = novel_domain.test.images
     if test.shape[0] >= 2:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from bench.budgets import budget_from_record
 from bench.errors import BenchError
 from models import registry
 
@@ -191,4 +192,7 @@ def load_run(run_dir, device="cpu", plugins=()):
         _load_weights(model, weights, record)
     model.to(torch_device)
     model.eval()
+    # Encoders that are optimisations (GAN inversion) take their step counts from the run's budget.
+    if isinstance(record.get("budget"), dict):
+        model.configure_evaluation(budget_from_record(record))
     return model, record

@@ -17,7 +17,7 @@ from bench import data as data_layer
 from bench.atomic import atomic_path
 from bench.errors import BenchError
 from bench.loading import load_run
-from bench.reevaluate import budget_from_record
+from bench.budgets import budget_from_record
 from metrics.reconstruction import reconstruction_l2
 
 

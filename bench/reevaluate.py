@@ -8,28 +8,17 @@ of the run is replaced when a leaderboard folder is given.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Optional
 
 from bench import data as data_layer
 from bench.atomic import write_json
-from bench.budgets import BUDGETS, Budget
+from bench.budgets import budget_from_record
 from bench.errors import BenchError
 from bench.evaluate import evaluate
 from bench.leaderboard import add_rows
 from bench.loading import METRICS_FILE, load_run
-
-
-def budget_from_record(record: dict) -> Budget:
-    recorded = record.get("budget")
-    if not isinstance(recorded, dict) or recorded.get("name") not in BUDGETS:
-        raise BenchError(f"The run record has no known budget (found {recorded!r}); valid budgets: {', '.join(BUDGETS)}.")
-    base = BUDGETS[recorded["name"]].for_images(record["image_shape"])
-    known = {f.name for f in dataclasses.fields(Budget)}
-    values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in recorded.items() if k in known}
-    return dataclasses.replace(base, **values)
 
 
 def reevaluate(run_dir, metric_names: Optional[list], opts, encoder: str, echo, leaderboard_dir=None) -> dict:

@@ -126,7 +126,8 @@ class MetricContext:
         if self.encoder == "oracle":
             from models.inversion import oracle_encode  # the shared latent optimiser, not a model's internals
 
-            return oracle_encode(self.model, x, steps=self.budget.refine_steps, generator=self.generator("oracle"))
+            generator = self.shared("oracle-generator", lambda: self.generator("oracle"))  # fresh starts per batch
+            return oracle_encode(self.model, x, steps=self.budget.refine_steps, generator=generator)
         return self.model.encode(x)
 
     def reconstruct(self, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:

@@ -12,7 +12,7 @@ from bench import data as data_layer
 from bench.budgets import BUDGETS
 from bench.cli import cli
 from bench.evaluate import evaluate
-from bench.reevaluate import budget_from_record
+from bench.budgets import budget_from_record
 from metrics import base as metric_base
 from metrics.base import MetricContext, MetricSkipped, MetricSpec, MetricValue
 from models import registry
