@@ -7,5 +7,7 @@ existing (as models do)."""
 import importlib
 import pkgutil
 
+# Reconstruction first: it is the headline metric and the noise-frequency reference reuses it.
+importlib.import_module(f"{__name__}.reconstruction")
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     importlib.import_module(f"{__name__}.{_info.name}")
