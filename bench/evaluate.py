@@ -9,6 +9,7 @@ warning; the other metrics still run. Leaderboards keep the value under the key'
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Optional
 
@@ -42,6 +43,8 @@ def evaluate(ctx: MetricContext, names: Optional[list] = None) -> tuple:
         seconds = round(time.perf_counter() - start, 4)
         for key, value in values.items():
             entry = value.to_dict()
+            if not math.isfinite(entry["value"]):  # undefined (e.g. every path constant): JSON null
+                entry["value"] = None
             entry["protocol"] = {**entry["protocol"], "seed": ctx.seed, "budget": ctx.budget.name}
             results[key + suffix] = {**entry, "metric": spec.name, "seconds": seconds}
     return results, skipped

@@ -104,6 +104,7 @@ class DomainClassifier:
         return self._batched(feats, x)
 
 
+@torch.enable_grad()  # metrics run under no_grad; the first one to need the classifier trains it
 def _train(image_shape, train_images: torch.Tensor, novel_images: torch.Tensor, steps: int, device, seed: int) -> nn.Sequential:
     """`steps` Adam updates of balanced batches; deterministic given the seed (weights are
     initialised on the CPU, so the start is the same on every device)."""

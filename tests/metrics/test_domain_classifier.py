@@ -105,6 +105,14 @@ def test_training_is_deterministic_and_ignores_the_run_seed(tmp_path):
     assert first.accuracy == again.accuracy
 
 
+def test_trains_when_first_needed_inside_a_no_grad_metric(tmp_path):
+    with torch.no_grad():  # how evaluate runs metrics (admissibility's credibility needs it first)
+        classifier = dc.get_domain_classifier(make_ctx(tmp_path, steps=3, seed=0))
+    fresh = dc._train(SHAPE, DARK.train.images, BRIGHT.train.images, steps=0, device="cpu", seed=0)
+    changed = any(not torch.equal(a, b) for a, b in zip(classifier.net.state_dict().values(), fresh.state_dict().values()))
+    assert changed  # the 3 updates really happened
+
+
 def test_concurrent_requests_train_once(tmp_path, monkeypatch):
     calls = []
 
