@@ -17,7 +17,7 @@ def bench(*args, cwd=None, env=None):
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("smoke")
-    env = {"BENCH_CACHE_DIR": str(work / "cache")}
+    env = {"BENCH_CACHE_DIR": str(work / "cache"), "TORCH_HOME": str(work / "torch-home")}  # no Inception weights, as on CI
     result = bench("run", "--models", "ae,pixel-fade", "--pair", "pole", "--budget", "smoke", "--seeds", "2", "--out", str(work / "runs"), "--leaderboard-dir", str(work / "lb"), cwd=work, env=env)
     return work, env, result
 
@@ -42,6 +42,24 @@ def test_smoke_run_writes_runs_and_leaderboard(smoke_run):
     for name in ("reconstructions_train.png", "reconstructions_novel.png", "interpolations_novel.png"):
         assert (run / "samples" / name).stat().st_size > 100
     assert (run / "model.pt").exists() and not (run / "checkpoint.pt").exists()
+
+
+def test_smoke_run_scores_every_metric_that_applies_and_skips_fid_without_weights(smoke_run):
+    work, _, result = smoke_run
+    assert result.returncode == 0, result.stderr
+    # one warning per run naming the missing Inception weights file; the run still completes
+    assert result.stdout.count("metric fid skipped") == 4 and "pt_inception-2015-12-05-6726825d.pth" in result.stdout
+    metrics = json.loads((work / "runs" / "pole" / "ae" / "seed0" / "metrics.json").read_text())
+    assert "fid" in metrics["skipped_metrics"]
+    expected = {"noise_l2_mean", "adm_smoothness", "adm_monotonicity", "adm_boundary_l2", "gt_mse_mean", "gt_mse_peak", "alpha_error_median"}
+    assert expected <= set(metrics["metrics"])
+    assert not {"misclassification", "fid_domain", "adm_credibility"} & set(metrics["metrics"])  # one-domain pair
+    curve = metrics["metrics"]["gt_mse_mean"]["details"]["mse_mean"]
+    assert len(curve) == 17 and curve[8] > 0  # alpha 0.5 of a 20-step model is not the true image
+    table = pd.read_csv(work / "lb" / "pole.csv")
+    fade, ae = table[table.model == "pixel-fade"], table[table.model == "ae"]
+    assert (fade.adm_monotonicity == 1).all()  # a cross-fade is monotone by construction
+    assert (table.gt_mse_mean > 0).all()
 
 
 def test_finished_runs_are_reused_not_overwritten(smoke_run):

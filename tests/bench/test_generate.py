@@ -42,6 +42,7 @@ def runs(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:  # module fixtures run before conftest's per-test isolation
         mp.setenv("BENCH_CACHE_DIR", str(work / "cache"))
         mp.setenv("BENCH_DATA_DIR", str(work / "no-data-here"))
+        mp.setenv("TORCH_HOME", str(work / "torch-home"))
         opts = RunOptions(
             models=["ae", "pixel-fade"],
             pair="pole",
@@ -52,6 +53,7 @@ def runs(tmp_path_factory):
             out_dir=work / "runs",
             leaderboard_dir=work / "lb",
             progress=False,
+            metrics=["recon"],
         )
         run_benchmark(opts, echo=lambda m: None)
     root = work / "runs" / "pole"

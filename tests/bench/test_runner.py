@@ -24,6 +24,7 @@ def options(tmp_path: Path, out: str, **kw) -> RunOptions:
         out_dir=tmp_path / out,
         leaderboard_dir=tmp_path / "lb",
         progress=False,
+        metrics=["recon"],  # these tests are about training and run directories
     )
     base.update(kw)
     return RunOptions(**base)
