@@ -124,3 +124,31 @@ def test_unknown_metrics_are_refused_before_anything_is_written(tmp_path, args):
     assert result.exit_code == 2
     assert "Error:" in result.output and "metric" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_bench_figure_generalization_writes_one_panel_per_run(finished_lines_run, tmp_path):
+    root, run_dir = finished_lines_run
+    out = tmp_path / "fig.png"
+    args = ["figure", "generalization", str(run_dir), str(run_dir), "--out", str(out), "-n", "4", "--data-dir", str(root / "data")]
+    result = CliRunner().invoke(cli, args, env={"BENCH_CACHE_DIR": str(root / "cache")})
+    assert result.exit_code == 0, result.output
+    from PIL import Image
+
+    with Image.open(out) as image:
+        width, height = image.size
+    assert width > height  # two panels side by side
+    assert not list(tmp_path.glob(".fig.png.*"))  # no temporary file left behind
+
+
+def test_generalization_rows_use_the_encoder_and_the_oracle(finished_lines_run):
+    from bench.figures import ROWS, generalization_rows
+    from bench.loading import load_run
+
+    root, run_dir = finished_lines_run
+    model, record = load_run(run_dir)
+    rows = generalization_rows(model, record, root / "data", n=3)
+    assert len(rows) == len(ROWS) and all(r.shape == (3, 1, 32, 32) for r in rows)
+    assert torch.equal(rows[2], torch.full_like(rows[2], 0.5))  # an autoencoder has no samples
+    with torch.no_grad():
+        assert torch.allclose(rows[4], model.reconstruct(rows[3]).clamp(0, 1), atol=1e-5)
+    assert not torch.allclose(rows[5], rows[4])  # the oracle optimises its own latents
