@@ -212,6 +212,7 @@ def metric_context(model, pair, train_data, novel_data, budget, seed, opts, arti
         require_fid=opts.require_fid,
         artifacts_dir=Path(artifacts_dir) if artifacts_dir else None,
         warn=echo,
+        progress=getattr(opts, "progress", True),
     )
 
 

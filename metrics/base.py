@@ -96,6 +96,7 @@ class MetricContext:
     require_fid: bool = False
     artifacts_dir: Optional[Path] = None  # where metrics may write image grids (run_dir/samples)
     warn: Callable = print
+    progress: bool = False  # a progress bar over the metrics (some take minutes on a CPU)
     _shared: dict = field(default_factory=dict, repr=False)
 
     @property
