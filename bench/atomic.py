@@ -11,6 +11,11 @@ import os
 import tempfile
 from pathlib import Path
 
+try:  # POSIX; elsewhere locks are no-ops
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
+
 from bench.errors import BenchError
 
 _UMASK = os.umask(0)
@@ -62,3 +67,24 @@ def torch_save(obj, path) -> None:
 
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+
+
+@contextlib.contextmanager
+def file_lock(lock_path, what: str, remedy: str):
+    """Hold an exclusive lock on `lock_path` for the block: serializes read-modify-write cycles
+    (leaderboards) and one-time cache builds (the domain classifier) across processes.
+    A lock file that cannot be created is "Cannot write {what}: {reason}. {remedy}"."""
+    lock_path = Path(lock_path)
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(lock_path, "a")
+    except OSError as exc:
+        raise BenchError(f"Cannot write {what}: {exc.strerror or exc}. {remedy}") from None
+    with fh:
+        if fcntl is not None:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

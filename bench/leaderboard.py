@@ -7,34 +7,19 @@ and no reader sees a half-written file. A rerun of the same configuration replac
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 from pathlib import Path
 
 import pandas as pd
 
-from bench.atomic import atomic_path
-from bench.errors import BenchError
+from bench.atomic import atomic_path, file_lock
 
 KEY = ["model", "seed", "budget", "config_hash"]
 LEADING = ["pair", "model", "seed", "budget", "status"]
 TRAILING = ["steps", "train_seconds", "config_hash", "code_version", "device", "run_dir", "finished_at"]
 
 
-@contextlib.contextmanager
 def locked(path: Path):
-    lock_path = path.with_name(path.name + ".lock")
-    try:
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(lock_path, "a")
-    except OSError as exc:
-        raise BenchError(f"Cannot write the leaderboard {path}: {exc.strerror or exc}. Pass a writable --leaderboard-dir.") from None
-    with fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return file_lock(path.with_name(path.name + ".lock"), f"the leaderboard {path}", "Pass a writable --leaderboard-dir.")
 
 
 def _ordered_columns(columns) -> list:

@@ -25,7 +25,6 @@ suite's budgets set them); the paper does not say whether classes were balanced.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -34,8 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.atomic import torch_save
-from bench.errors import BenchError
+from bench.atomic import file_lock, torch_save
 from metrics.base import MetricSkipped
 from models.backbones import make_encoder
 
@@ -44,12 +42,6 @@ BATCH_SIZE = 64
 LR = 1e-3
 VERSION = 1  # bump when the training procedure changes: old cache files are then ignored
 EVAL_BATCH = 500
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover (Windows): no cross-process lock, the atomic write still holds
-    fcntl = None
-
 
 def applies(ctx) -> bool:
     return ctx.pair.train != ctx.pair.novel
@@ -143,23 +135,6 @@ def _cache_key(ctx, n_eval) -> dict:
     }
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path):
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(path, "a")
-    except OSError as exc:
-        raise BenchError(f"Cannot write the domain-classifier cache in {path.parent}: {exc.strerror or exc}. Choose a cache folder you can write to (BENCH_CACHE_DIR).") from None
-    with fh:
-        if fcntl is not None:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
 def _load(path: Path, key: dict, image_shape, device):
     if not path.is_file():
         return None
@@ -183,7 +158,7 @@ def _build(ctx) -> DomainClassifier:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     path = Path(ctx.cache_dir) / "domain_classifiers" / f"{ctx.pair.name}-{digest}.pt"
     device = torch.device(ctx.device)
-    with _file_lock(path.with_suffix(".lock")):
+    with file_lock(path.with_suffix(".lock"), f"the domain-classifier cache in {path.parent}", "Choose a cache folder you can write to (BENCH_CACHE_DIR)."):
         found = _load(path, key, ctx.image_shape, device)
         if found is not None:
             return found
