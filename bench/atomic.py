@@ -6,8 +6,10 @@ A reader (or a crashed writer) never sees a half-written checkpoint, CSV, JSON o
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import socket
 import tempfile
 from pathlib import Path
 
@@ -40,10 +42,26 @@ def atomic_path(path, suffix: str = ""):
         os.replace(tmp, path)
     except OSError as exc:
         _remove_quietly(tmp)
-        raise BenchError(f"Cannot write {path}: {exc.strerror or exc}. Nothing was changed there.") from None
+        remedy = " Free some disk space and run the same command again." if exc.errno == errno.ENOSPC else ""
+        raise BenchError(f"Cannot write {path}: {exc.strerror or exc}. Nothing was changed there.{remedy}") from None
     except BaseException:
         _remove_quietly(tmp)
         raise
+
+
+def ensure_writable_dir(folder, what: str) -> Path:
+    """Create `folder` if needed and prove that a file can be written in it, so that a long job
+    fails before it starts, not when it writes its results. `what` names it: "--out folder"."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise BenchError(
+            f"The {what} {folder} cannot be written: {exc.strerror or exc}. Pass a folder you can write to."
+        ) from None
+    return folder
 
 
 def _remove_quietly(path):
@@ -70,10 +88,16 @@ def torch_save(obj, path) -> None:
 
 
 @contextlib.contextmanager
-def file_lock(lock_path, what: str, remedy: str):
+def file_lock(lock_path, what: str, remedy: str, busy: str | None = None):
     """Hold an exclusive lock on `lock_path` for the block: serializes read-modify-write cycles
     (leaderboards) and one-time cache builds (the domain classifier) across processes.
-    A lock file that cannot be created is "Cannot write {what}: {reason}. {remedy}"."""
+    A lock file that cannot be created is "Cannot write {what}: {reason}. {remedy}".
+
+    With `busy` (a message), the lock is not waited for: the holder writes its process id and
+    host into the lock file, and a second process fails at once with BenchError(`busy`), its
+    "{holder}" replaced by that description (a run directory is trained by one process only).
+    The kernel releases the lock when its holder exits, even by SIGKILL, so no stale lock stays.
+    """
     lock_path = Path(lock_path)
     try:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,9 +106,25 @@ def file_lock(lock_path, what: str, remedy: str):
         raise BenchError(f"Cannot write {what}: {exc.strerror or exc}. {remedy}") from None
     with fh:
         if fcntl is not None:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            if busy is None:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            else:
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise BenchError(busy.replace("{holder}", _lock_holder(lock_path))) from None
+                os.ftruncate(fh.fileno(), 0)
+                fh.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+                fh.flush()
         try:
             yield
         finally:
             if fcntl is not None:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _lock_holder(lock_path: Path) -> str:
+    try:
+        return lock_path.read_text().strip() or "another process"
+    except OSError:
+        return "another process"

@@ -4,7 +4,10 @@ Flow: load the pair once -> for each model and seed: build the model from the re
 config -> the trainer runs the budget (resuming an interrupted run) -> metrics -> the run
 directory `<out>/<pair>/<model>/seed<k>/` receives config.json, metrics.json, checkpoints (model.pt at the end) and
 sample grids -> `<leaderboard-dir>/<pair>.csv` gains the row -> a results table is printed.
-A finished run is not retrained or overwritten unless `force` is set.
+A finished (or diverged) run is not retrained or overwritten unless `force` is set. One process
+at a time works in a run directory (a non-blocking lock, `.lock`); a second one fails at once.
+A diverged run is recorded (status, step, last finite losses) and, with `on_divergence="skip"`,
+the remaining runs go on; `"stop"` ends the invocation after recording it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Optional
 import torch
 
 from bench import data as data_layer
-from bench.atomic import torch_save, write_json
+from bench.atomic import ensure_writable_dir, file_lock, torch_save, write_json
 from bench.errors import BenchError
 from bench.evaluate import evaluate, headline_values
 from bench.grids import write_run_grids
@@ -34,6 +37,8 @@ from models.config import apply_overrides, split_overrides
 
 
 MODEL_FILE = "model.pt"
+LOCK_FILE = ".lock"
+ON_DIVERGENCE = ("skip", "stop")
 
 
 @dataclass
@@ -55,6 +60,7 @@ class RunOptions:
     pairing: str = "same-class"
     require_fid: bool = False
     cache_dir: Optional[Path] = None
+    on_divergence: str = "skip"  # "skip": record it and go on; "stop": record it and end the invocation
 
 
 def run_dir_for(out_dir: Path, pair: str, model: str, seed: int) -> Path:
@@ -67,6 +73,8 @@ def _log(message: str) -> None:
 
 def run_benchmark(opts: RunOptions, echo=_log) -> list:
     """Train and score every (model, seed); returns the leaderboard rows of this invocation."""
+    if opts.on_divergence not in ON_DIVERGENCE:
+        raise BenchError(f"on_divergence {opts.on_divergence!r}: accepted values are {', '.join(ON_DIVERGENCE)}.")
     pair = data_layer.get_pair(opts.pair)
     classes = {name: registry.get(name) for name in opts.models}
     routed = split_overrides(list(opts.overrides), opts.models, {n: c.Config for n, c in classes.items()})
@@ -82,13 +90,25 @@ def run_benchmark(opts: RunOptions, echo=_log) -> list:
         images_by_domain["novel"] = novel_data.train.images.to(opts.device)
     opts = replace(opts, budget=budget.for_images(train_data.image_shape))
 
+    ensure_writable_dir(opts.out_dir, "--out folder")
+    ensure_writable_dir(opts.leaderboard_dir, "--leaderboard-dir folder")
     rows = []
-    for name in opts.models:
-        for seed in opts.seeds:
-            train_images = images_by_domain[classes[name].trains_on]
-            row = run_one(classes[name], configs[name], pair, train_data, novel_data, train_images, seed, opts, echo)
-            rows.append(row)
-            add_rows(Path(opts.leaderboard_dir) / f"{pair.name}.csv", [row])
+    leaderboard = Path(opts.leaderboard_dir) / f"{pair.name}.csv"
+    planned = [(name, seed) for name in opts.models for seed in opts.seeds]
+    for i, (name, seed) in enumerate(planned):
+        train_images = images_by_domain[classes[name].trains_on]
+        row = run_one(classes[name], configs[name], pair, train_data, novel_data, train_images, seed, opts, echo)
+        rows.append(row)
+        add_rows(leaderboard, [row])
+        if row["status"] == "diverged" and opts.on_divergence == "stop":
+            echo(format_results(rows))
+            not_run = ", ".join(f"{n} seed {s}" for n, s in planned[i + 1 :]) or "none"
+            raise BenchError(
+                f"{name} seed {seed} diverged at step {row['steps']}; --on-divergence stop ends this invocation here. "
+                f"The run is recorded as diverged in {Path(row['run_dir']) / 'metrics.json'} and in {leaderboard}. "
+                f"Not run: {not_run}. Change its hyperparameters (--set) and rerun with --force, or pass "
+                "--on-divergence skip to record divergences and go on with the remaining runs."
+            )
     echo(format_results(rows))
     echo(f"\nRun directories under {Path(opts.out_dir) / pair.name}; leaderboard rows in {Path(opts.leaderboard_dir) / (pair.name + '.csv')}.")
     return rows
@@ -114,9 +134,40 @@ def _record(cls, config, pair, budget, seed, opts, image_shape) -> dict:
     }
 
 
+def lock_run_dir(run_dir: Path):
+    """Exclusive, non-blocking lock of one run directory for the time a process works in it."""
+    return file_lock(
+        Path(run_dir) / LOCK_FILE,
+        f"the run directory {run_dir}",
+        "Pass an --out folder you can write to.",
+        busy=(
+            f"{run_dir} is in use by another `bench run` ({{holder}}); two processes must not train the same run. "
+            "Wait for that one to finish (the same command then reuses its result), or pass another --out folder."
+        ),
+    )
+
+
 def run_one(cls, config, pair, train_data, novel_data, train_images, seed, opts, echo) -> dict:
-    budget = opts.budget
     run_dir = run_dir_for(opts.out_dir, pair.name, cls.name, seed)
+    with lock_run_dir(run_dir):
+        return _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, opts, echo, run_dir)
+
+
+def _read_previous(metrics_path: Path) -> dict:
+    try:
+        previous = json.loads(metrics_path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BenchError(
+            f"Cannot read {metrics_path}: {exc}. It should be the JSON file `bench run` writes; "
+            "use --force to train this run afresh."
+        ) from None
+    if not isinstance(previous, dict):
+        raise BenchError(f"{metrics_path} is not a run record (not a JSON object). Use --force to train this run afresh.")
+    return previous
+
+
+def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, opts, echo, run_dir) -> dict:
+    budget = opts.budget
     record = _record(cls, config, pair, budget, seed, opts, train_data.image_shape)
     metrics_path, ckpt_path = run_dir / "metrics.json", run_dir / "checkpoint.pt"
 
@@ -124,9 +175,12 @@ def run_one(cls, config, pair, train_data, novel_data, train_images, seed, opts,
         for stale in (metrics_path, ckpt_path, run_dir / MODEL_FILE):
             stale.unlink(missing_ok=True)
     if metrics_path.exists():
-        previous = json.loads(metrics_path.read_text())
-        if previous.get("config_hash") == record["config_hash"] and previous.get("status") == "finished":
-            echo(f"{cls.name} seed {seed}: finished run found in {run_dir}; reusing it (--force retrains).")
+        previous = _read_previous(metrics_path)
+        status = previous.get("status")
+        if previous.get("config_hash") == record["config_hash"] and status in ("finished", "diverged"):
+            echo(f"{cls.name} seed {seed}: {status} run found in {run_dir}; reusing it (--force retrains).")
+            if status == "finished":
+                ckpt_path.unlink(missing_ok=True)  # left by a kill between metrics.json and its removal
             return _row(record, previous, run_dir)
         if previous.get("config_hash") != record["config_hash"]:
             raise BenchError(
@@ -221,6 +275,9 @@ def _now() -> str:
 
 
 def _row(record: dict, payload: dict, run_dir: Path) -> dict:
+    diverged = {}
+    if payload["status"] == "diverged":
+        diverged = {"last_finite_losses": json.dumps(payload.get("last_finite_losses", {}), sort_keys=True)}
     return {
         "pair": record["pair"],
         "model": record["model"],
@@ -228,6 +285,7 @@ def _row(record: dict, payload: dict, run_dir: Path) -> dict:
         "budget": record["budget"]["name"],
         "status": payload["status"],
         **headline_values(payload.get("metrics", {})),
+        **diverged,
         "steps": payload.get("steps", payload.get("diverged_at_step", 0)),
         "train_seconds": payload.get("train_seconds", 0.0),
         "config_hash": record["config_hash"],
@@ -242,5 +300,6 @@ def format_results(rows: list) -> str:
     import pandas as pd
 
     table = pd.DataFrame(rows)
-    keep = [c for c in table.columns if c not in ("pair", "config_hash", "code_version", "device", "run_dir", "finished_at")]
+    hidden = ("pair", "config_hash", "code_version", "device", "run_dir", "finished_at", "last_finite_losses")
+    keep = [c for c in table.columns if c not in hidden]
     return "\nResults\n" + table[keep].to_string(index=False, float_format=lambda v: f"{v:.4g}")
