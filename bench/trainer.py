@@ -81,6 +81,20 @@ def autocast_context(device: torch.device, precision: str):
     return contextlib.nullcontext()
 
 
+def augmentation_engine(model, image_shape: tuple, padding: str = "zeros") -> Optional[AugmentationEngine]:
+    """The engine that builds `model`'s triplets, None when the model uses no augmentation
+    (shared with `bench perf`, which times the same data path)."""
+    if not model.uses_augmentation:
+        return None
+    return AugmentationEngine.for_images(tuple(image_shape), families=model.augmentation_families, padding=padding)
+
+
+def run_train_step(model, batch: TrainBatch, step: int, device: torch.device, precision: str) -> dict:
+    """One update of `model` under the trainer's precision policy (shared with `bench perf`)."""
+    with autocast_context(device, precision):
+        return model.train_step(batch, step)
+
+
 def _epoch_permutation(n: int, seed: int, epoch: int, device) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     return torch.randperm(n, generator=gen).to(device)
@@ -149,11 +163,7 @@ class Trainer:
         model.optimizers = model.configure_optimizers()
         base_lrs = {k: [g["lr"] for g in opt.param_groups] for k, opt in model.optimizers.items()}
         generator = torch.Generator(device=device).manual_seed(self.seed)
-        engine = None
-        if model.uses_augmentation:
-            engine = AugmentationEngine.for_images(
-                tuple(self.images.shape[1:]), families=model.augmentation_families, padding=self.padding
-            )
+        engine = augmentation_engine(model, tuple(self.images.shape[1:]), self.padding)
 
         start, history, elapsed = 0, [], 0.0
         if self.checkpoint_path.exists():
@@ -194,9 +204,7 @@ class Trainer:
                         for key, opt in model.optimizers.items():
                             for group, base in zip(opt.param_groups, base_lrs[key]):
                                 group["lr"] = base * factor
-                batch = TrainBatch(self.images[idx], engine, generator)
-                with autocast_context(device, self.precision):
-                    losses = model.train_step(batch, step)
+                losses = run_train_step(model, TrainBatch(self.images[idx], engine, generator), step, device, self.precision)
                 done = step + 1
                 if done % budget.log_every == 0 or done == total:
                     values = {k: float(v) for k, v in losses.items()}

@@ -1,0 +1,188 @@
+"""Training throughput of one model: the trainer's data path against a plain eager reference.
+
+Figure: what `bench run` does per step (`bench.trainer`): batches are index draws from one
+device-resident uint8 tensor, `TrainBatch` converts them and asks the model's augmentation
+engine for the whole batch's triplets in one warp, the step runs under the trainer's precision
+policy (`run_train_step`: bf16 autocast on CUDA), losses stay on the device (no host sync per
+step), optionally with the step compiled (`--compile`) and the model in channels_last.
+
+Baseline: the same model class (same initial weights) and the same `train_step`, in eager fp32,
+fed by a DataLoader over the same images whose dataset converts and augments one image at a
+time with torchvision (`bench.augment_reference`), each batch then copied to the device. This
+is the straightforward implementation the suite's design replaces, so the ratio is what that
+design buys end to end.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from bench.augment_reference import ReferenceTripletDataset
+from bench.budgets import BUDGETS
+from bench.perf.measure import alternate
+from bench.perf.report import Figure
+from bench.trainer import augmentation_engine, autocast_context, run_train_step
+from models import registry
+from models.base import TrainBatch
+
+PLANNED_STEPS = 10**6  # models plan their schedule for a long run: timing stays in the main phase
+
+
+class ReferenceTrainingSet(Dataset):
+    """Item i: (x,) or, for augmenting models, (x, A, B, C, alpha), each image computed alone."""
+
+    def __init__(self, images_uint8: torch.Tensor, engine, seed: int = 0):
+        self.images = images_uint8
+        self.triplets = None if engine is None else ReferenceTripletDataset(images_uint8, engine, seed)
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, i: int):
+        x = self.images[i].float().div(255.0)
+        return (x,) if self.triplets is None else (x, *self.triplets[i])
+
+
+class ReferenceBatch(TrainBatch):
+    """A `TrainBatch` whose images and triplet were made by the reference DataLoader."""
+
+    def __init__(self, tensors: list, generator: torch.Generator):
+        self.x = tensors[0]
+        self._augmenter = None
+        self._generator = generator
+        self._triplet = tuple(tensors[1:]) if len(tensors) > 1 else None
+
+
+@dataclass(frozen=True)
+class TrainingSetup:
+    """How one training figure runs: step counts per timed call, loader workers, options."""
+
+    steps: int
+    reference_steps: int
+    reps: int
+    loader_workers: int
+    precision: str = "auto"
+    compile: bool = False
+    channels_last: bool = False
+
+
+def effective_precision(device: torch.device, precision: str) -> str:
+    """What the trainer's policy makes of `precision` on `device`."""
+    return "bf16" if isinstance(autocast_context(device, precision), torch.autocast) else "fp32"
+
+
+def trainable_model_names(spec) -> list:
+    """Validated names of trainable models (from `--models`); 'all' skips untrainable ones."""
+    from bench.errors import BenchError
+
+    names = registry.resolve(spec)
+    untrainable = [n for n in names if not registry.get(n).trainable]
+    if spec.strip() == "all":
+        return [n for n in names if n not in untrainable]
+    if untrainable:
+        valid = [n for n in registry.names() if registry.get(n).trainable]
+        raise BenchError(
+            f"{', '.join(untrainable)} {'is' if len(untrainable) == 1 else 'are'} not trained, so there is no "
+            f"training step to time. `bench perf --models` takes 'all' or trainable models: {', '.join(valid)}."
+        )
+    return names
+
+
+def build_model(name: str, image_shape: tuple, device: torch.device, seed: int, channels_last: bool = False):
+    """A registered model with its published defaults, optimizers configured, in train mode."""
+    cls = registry.get(name)
+    torch.manual_seed(seed)
+    model = cls(cls.Config(), image_shape).to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    model.plan_training(PLANNED_STEPS, BUDGETS["paper"])
+    model.optimizers = model.configure_optimizers()
+    return model.train()
+
+
+def _forever(loader: DataLoader):
+    while True:
+        yield from loader
+
+
+def reference_batches(images_uint8: torch.Tensor, engine, batch_size: int, workers: int, device: torch.device):
+    """An endless iterator of reference batches (lists of tensors, still on the CPU)."""
+    extra = {"persistent_workers": True} if workers > 0 else {}
+    loader = DataLoader(
+        ReferenceTrainingSet(images_uint8, engine),
+        batch_size=batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        **extra,
+    )
+    return _forever(loader)
+
+
+def _try_compile(model, device: torch.device, first_step) -> tuple:
+    """(compile column, note): compile `model.train_step` and run one step through it; if that
+    fails, go back to the eager step and say why (a CPU without a working compiler, say)."""
+    import time
+
+    torch._dynamo.reset()
+    model.train_step = torch.compile(model.train_step)  # the instance attribute shadows the method
+    start = time.perf_counter()
+    try:
+        first_step()
+    except Exception as exc:  # any compiler failure: record it, measure eager
+        del model.train_step
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+        return "failed", f"compile failed ({type(exc).__name__}: {reason}); measured eager"
+    return "on", f"compiled in {time.perf_counter() - start:.0f} s (not timed)"
+
+
+def training_figure(name: str, batch_size: int, images_uint8: torch.Tensor, device: torch.device, setup: TrainingSetup, seed: int = 0) -> Figure:
+    """Training images/s of `name` at `batch_size`: trainer path vs reference-fed eager fp32."""
+    image_shape = tuple(images_uint8.shape[1:])
+    if images_uint8.shape[0] < batch_size:
+        raise ValueError(f"{images_uint8.shape[0]} images for batches of {batch_size}")
+    model = build_model(name, image_shape, device, seed, setup.channels_last)
+    reference_model = build_model(name, image_shape, device, seed)
+    engine = augmentation_engine(model, image_shape)
+    on_device = images_uint8.to(device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    order = torch.Generator().manual_seed(seed)
+    steps, reference_steps = itertools.count(), itertools.count()
+    n = on_device.shape[0]
+    per_pass = n // batch_size
+
+    def trainer_steps(count: int) -> int:
+        perm = torch.randperm(n, generator=order).to(device)  # as the trainer: one per epoch
+        for k in range(count):
+            pos = k % per_pass
+            idx = perm[pos * batch_size : (pos + 1) * batch_size]
+            run_train_step(model, TrainBatch(on_device[idx], engine, generator), next(steps), device, setup.precision)
+        return count * batch_size
+
+    batches = reference_batches(images_uint8, engine, batch_size, setup.loader_workers, device)
+
+    def reference_steps_call() -> int:
+        for _ in range(setup.reference_steps):
+            tensors = [t.to(device, non_blocking=True) for t in next(batches)]
+            run_train_step(reference_model, ReferenceBatch(tensors, generator), next(reference_steps), device, "fp32")
+        return setup.reference_steps * batch_size
+
+    compiled, notes = "off", []
+    if setup.compile:
+        compiled, note = _try_compile(model, device, lambda: trainer_steps(1))
+        notes.append(note)
+    precision = effective_precision(device, setup.precision)
+    if setup.precision == "bf16" and precision != "bf16":
+        notes.append(f"bf16 autocast is CUDA-only (trainer policy): ran {precision}")
+    fig, base = alternate(lambda: trainer_steps(setup.steps), reference_steps_call, setup.reps, device)
+    notes.append(f"{setup.steps} / {setup.reference_steps} steps per call")
+    workers = f"{setup.loader_workers} workers" if setup.loader_workers else "no workers"
+    return Figure.from_sides(
+        f"train/{name}/b{batch_size}", "images/s", f"same step, eager fp32, reference DataLoader ({workers})",
+        fig, base, compile=compiled, precision=precision, channels_last=setup.channels_last, note="; ".join(notes),
+    )  # fmt: skip
