@@ -1,0 +1,115 @@
+"""The leaderboard: one row per (model, budget) with the mean and 95% confidence interval of every
+metric over its finished seeds, sorted by the pair's headline metric.
+
+CI: Student t, half-width t_{0.975, n-1} * s / sqrt(n) with the sample standard deviation s
+(ddof 1) over the seeds whose value is finite; undefined (NaN, an empty CSV cell) for one seed,
+where no spread can be estimated. Only finished runs enter means; diverged, failed and incomplete
+runs are counted (n_failed, n_incomplete) so a model that diverged on every seed still has its row.
+Runs of different budgets never share a row. Seeds of one (model, budget) that differ in
+configuration are averaged but listed in `config_hashes`, so the mix is visible.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bench.publish.collect import FINISHED, INCOMPLETE, metric_keys
+from bench.publish.columns import COMPETITOR, direction, headline_metric, model_role
+
+CONFIDENCE = 0.95
+
+
+def mean_ci(values) -> tuple:
+    """(mean, CI half-width, n) over the finite values; (NaN, NaN, 0) for none, half-width NaN for one."""
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=np.float64)
+    n = int(v.size)
+    if n == 0:
+        return math.nan, math.nan, 0
+    mean = float(v.mean())
+    if n < 2:
+        return mean, math.nan, 1
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * v.std(ddof=1) / math.sqrt(n))
+    return mean, half, n
+
+
+@dataclass
+class Board:
+    pair: str
+    table: pd.DataFrame  # leaderboard.csv
+    headline: Optional[str]
+    metrics: list  # metric keys in table order (headline first)
+
+    def budgets(self) -> list:
+        return sorted(self.table["budget"].unique())
+
+    def for_budget(self, budget: str) -> pd.DataFrame:
+        return self.table[self.table["budget"] == budget]
+
+
+def _joined(values) -> str:
+    return ";".join(sorted({str(v) for v in values if v not in (None, "")}))
+
+
+def leaderboard(runs, pair: str) -> Board:
+    keys = metric_keys(runs)
+    headline = headline_metric(pair, [k for k in keys if any(r.status == FINISHED and math.isfinite(r.value(k)) for r in runs)])
+    if headline in keys:
+        keys = [headline] + [k for k in keys if k != headline]
+    groups = {}
+    for r in runs:
+        groups.setdefault((r.model, r.budget), []).append(r)
+    rows = []
+    for (model, budget), group in groups.items():
+        finished = [r for r in group if r.status == FINISHED]
+        row = {
+            "pair": pair,
+            "model": model,
+            "budget": budget,
+            "role": model_role(model),
+            "n_seeds": len(finished),
+            "n_failed": sum(r.status not in (FINISHED, INCOMPLETE) for r in group),
+            "n_incomplete": sum(r.status == INCOMPLETE for r in group),
+        }
+        for key in keys:
+            mean, half, _ = mean_ci([r.value(key) for r in finished])
+            row[f"{key}_mean"], row[f"{key}_ci95"] = mean, half
+        train = [r.payload.get("train_seconds") for r in finished]
+        row["train_seconds_mean"] = mean_ci([float(t) for t in train if isinstance(t, (int, float))])[0]
+        row["seeds"] = ";".join(str(r.seed) for r in sorted(finished, key=lambda r: r.seed))
+        row["devices"] = _joined(r.record.get("device") for r in finished)
+        row["code_versions"] = _joined(r.record.get("code_version") for r in finished)
+        row["config_hashes"] = _joined(r.record.get("config_hash") for r in finished)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    sort_cols, ascending = ["budget"], [True]
+    if headline is not None:
+        table["_key"] = table[f"{headline}_mean"] * (-1 if direction(headline) == "higher" else 1)
+        sort_cols, ascending = ["budget", "_key"], [True, True]
+    table = table.sort_values(sort_cols + ["model"], ascending=ascending + [True], na_position="last", kind="mergesort")
+    table = table.drop(columns=["_key"], errors="ignore").reset_index(drop=True)
+    return Board(pair, table, headline, keys)
+
+
+def best_by_metric(board: Board, budget: str) -> dict:
+    """{metric: (model, mean)}: the best competitor (references and oracles excluded) per metric
+    with a direction, on one budget; ties go to the first model by name."""
+    table = board.for_budget(budget)
+    table = table[table["role"] == COMPETITOR]
+    best = {}
+    for key in board.metrics:
+        side = direction(key)
+        if side is None:
+            continue
+        values = table[["model", f"{key}_mean"]].dropna()
+        if values.empty:
+            continue
+        values = values.sort_values([f"{key}_mean", "model"], ascending=[side == "lower", True], kind="mergesort")
+        model, mean = values.iloc[0]
+        best[key] = (model, float(mean))
+    return best

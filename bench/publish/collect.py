@@ -1,0 +1,183 @@
+"""Scan a runs folder into one record per run directory, and the runs table (runs.csv).
+
+A run directory is `<runs>/<pair>/<model>/seed<k>/` as `bench run` writes it. Its status:
+- the `status` recorded in metrics.json: "finished", "diverged", or any other value a future
+  runner records (e.g. "failed"), kept verbatim;
+- "incomplete" when config.json is there but metrics.json is not (the run is still training or
+  was interrupted; a checkpoint.pt says how far it got).
+Folders holding neither file (a run that has not written its record yet) are not runs. Runs are
+never dropped for their status: every one is a row of runs.csv. A metrics.json or config.json
+that cannot be read is an error naming the file, since silently leaving it out would misreport
+the seed count.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from bench import data as data_layer
+from bench.errors import BenchError
+from bench.publish.columns import ordered_metrics
+
+CONFIG_FILE, METRICS_FILE, CHECKPOINT_FILE = "config.json", "metrics.json", "checkpoint.pt"
+FINISHED, DIVERGED, INCOMPLETE = "finished", "diverged", "incomplete"
+_SEED_DIR = re.compile(r"^seed(\d+)$")
+
+LEADING = ["pair", "model", "seed", "budget", "status"]
+TRAILING = ["steps", "train_seconds", "wall_seconds", "config_hash", "code_version", "device", "run_dir", "finished_at", "note"]
+
+
+@dataclass
+class Run:
+    pair: str
+    model: str
+    seed: int
+    budget: str
+    status: str
+    run_dir: str  # relative to the runs folder: <pair>/<model>/seed<k>
+    record: dict  # config.json
+    payload: dict = field(default_factory=dict)  # metrics.json ({} while incomplete)
+    note: str = ""
+
+    @property
+    def metrics(self) -> dict:
+        entries = self.payload.get("metrics")
+        return entries if isinstance(entries, dict) else {}
+
+    def value(self, key: str) -> float:
+        """The metric's value as a float (NaN when absent or recorded as null)."""
+        entry = self.metrics.get(key)
+        value = entry.get("value") if isinstance(entry, dict) else None
+        try:
+            return float(value) if value is not None else math.nan
+        except (TypeError, ValueError):
+            return math.nan
+
+    def details(self, key: str) -> dict:
+        entry = self.metrics.get(key)
+        details = entry.get("details") if isinstance(entry, dict) else None
+        return details if isinstance(details, dict) else {}
+
+
+def _read_object(path: Path, what: str) -> dict:
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BenchError(
+            f"Cannot read {path}: {' '.join(str(exc).split())[:200]}. It should be the {what} `bench run` writes; "
+            "rerun that run (bench run ... --force) or move its folder out of the runs folder."
+        ) from None
+    if not isinstance(obj, dict):
+        raise BenchError(f"{path} is not a run's {what} (not a JSON object). Rerun that run with --force or move its folder away.")
+    return obj
+
+
+def check_runs_dir(runs_dir) -> Path:
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        raise BenchError(
+            f"The runs folder {runs_dir} does not exist or is not a folder. Pass --runs DIR, the --out folder of "
+            "`bench run` (it holds <pair>/<model>/seed<k>/ run directories)."
+        )
+    return runs_dir
+
+
+def pairs_in(runs_dir) -> list:
+    """Registered pair names with at least one run directory under `runs_dir` (other folders,
+    such as a leaderboard folder or logs, are ignored)."""
+    runs_dir = check_runs_dir(runs_dir)
+    return sorted(p for p in data_layer.PAIRS if (runs_dir / p).is_dir() and _run_dirs(runs_dir / p))
+
+
+def _run_dirs(pair_dir: Path) -> list:
+    found = []
+    for model_dir in sorted(p for p in pair_dir.iterdir() if p.is_dir()):
+        for seed_dir in sorted(p for p in model_dir.iterdir() if p.is_dir()):
+            match = _SEED_DIR.match(seed_dir.name)
+            if match and ((seed_dir / CONFIG_FILE).exists() or (seed_dir / METRICS_FILE).exists()):
+                found.append((model_dir.name, int(match.group(1)), seed_dir))
+    return found
+
+
+def _budget_name(record: dict) -> str:
+    budget = record.get("budget")
+    name = budget.get("name") if isinstance(budget, dict) else budget
+    return str(name) if name else "unknown"
+
+
+def read_run(runs_dir: Path, pair: str, model: str, seed: int, seed_dir: Path) -> Run:
+    config_path, metrics_path = seed_dir / CONFIG_FILE, seed_dir / METRICS_FILE
+    if not config_path.exists():
+        raise BenchError(
+            f"{seed_dir} has {METRICS_FILE} but no {CONFIG_FILE}, so its budget and configuration are unknown. "
+            "Rerun that run (bench run ... --force) or move its folder out of the runs folder."
+        )
+    record = _read_object(config_path, "run record (config.json)")
+    relative = seed_dir.relative_to(runs_dir).as_posix()
+    common = dict(pair=pair, model=model, seed=seed, budget=_budget_name(record), run_dir=relative, record=record)
+    if not metrics_path.exists():
+        has_checkpoint = (seed_dir / CHECKPOINT_FILE).exists()
+        note = "no metrics.json; checkpoint.pt present (training or interrupted)" if has_checkpoint else "no metrics.json yet"
+        return Run(status=INCOMPLETE, note=note, **common)
+    payload = _read_object(metrics_path, "metrics record (metrics.json)")
+    status = payload.get("status")
+    if not isinstance(status, str) or not status:
+        raise BenchError(f"{metrics_path} records no status. It should be the metrics.json `bench run` writes; rerun that run with --force.")
+    note = ""
+    if status == DIVERGED:
+        note = f"diverged at step {payload.get('diverged_at_step', '?')}"
+    elif status != FINISHED:
+        note = str(payload.get("error", payload.get("reason", "")))[:200]
+    return Run(status=status, payload=payload, note=note, **common)
+
+
+def scan_pair(runs_dir, pair: str) -> list:
+    """Every run of `pair` under `runs_dir`, sorted by (budget, model, seed)."""
+    runs_dir = check_runs_dir(runs_dir)
+    data_layer.get_pair(pair)  # an unknown pair is an error naming the valid ones
+    pair_dir = runs_dir / pair
+    if not pair_dir.is_dir():
+        raise BenchError(f"No runs of pair {pair!r} under {runs_dir} (no folder {pair_dir}). Run `bench run --pair {pair} --out {runs_dir}` first, or pass the right --runs folder.")
+    runs = [read_run(runs_dir, pair, model, seed, seed_dir) for model, seed, seed_dir in _run_dirs(pair_dir)]
+    if not runs:
+        raise BenchError(f"{pair_dir} holds no run directories (<model>/seed<k>/ with config.json). Run `bench run --pair {pair} --out {runs_dir}` first.")
+    return sorted(runs, key=lambda r: (r.budget, r.model, r.seed))
+
+
+def metric_keys(runs) -> list:
+    """Every metric key recorded by a finished run, in table order."""
+    return ordered_metrics({k for r in runs if r.status == FINISHED for k in r.metrics}, pair=runs[0].pair if runs else None)
+
+
+def runs_table(runs) -> pd.DataFrame:
+    """runs.csv: one row per run, every status, every metric value (empty where not measured)."""
+    keys = ordered_metrics({k for r in runs for k in r.metrics}, pair=runs[0].pair if runs else None)
+    rows = []
+    for r in runs:
+        p = r.payload
+        rows.append(
+            {
+                "pair": r.pair, "model": r.model, "seed": r.seed, "budget": r.budget, "status": r.status,
+                **{k: r.value(k) for k in keys},
+                "steps": p.get("steps", p.get("diverged_at_step")),
+                "train_seconds": p.get("train_seconds"),
+                "wall_seconds": p.get("wall_seconds"),
+                "config_hash": r.record.get("config_hash", ""),
+                "code_version": r.record.get("code_version", ""),
+                "device": r.record.get("device", ""),
+                "run_dir": r.run_dir,
+                "finished_at": p.get("finished_at", ""),
+                "note": r.note,
+            }
+        )  # fmt: skip
+    table = pd.DataFrame(rows, columns=LEADING + keys + TRAILING)
+    for col in keys + ["train_seconds", "wall_seconds"]:
+        table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
+    table["steps"] = pd.to_numeric(table["steps"], errors="coerce").astype("Int64")
+    return table

@@ -1,0 +1,123 @@
+"""What the numbers mean: each metric's direction and label, the headline metric of each pair,
+and the role of each model (a competitor, a reference or an oracle).
+
+Headline metric (the leaderboard's sort key, lower is better for every choice): the first of a
+pair's preference list that has a value in at least one finished run of the pair.
+- two-domain pairs (mnist-emnist, omniglot, ...): `fid`, else `fid_domain`, else
+  `recon_l2_novel`. Few-shot generation in the novel domain is what the AugIntAE paper ranks
+  models by (its Table 2); FID needs the Inception weights, so without them the offline domain
+  FID ranks, and without any FID the novel-domain reconstruction error (its Table 1) does.
+- `pole`: `gt_mse_mean`, the distance of interpolants to the true images (AEAI's figures).
+- `lines`: `lines_mean_distance`, ACAI's headline score, else `gt_mse_mean`.
+Reconstruction error alone is never preferred where more is measured: pixel fade reconstructs
+perfectly (0) and an identity-like autoencoder would rank first without interpolating well.
+
+Roles: `pixel-fade` (registry family "reference") and models that train on the novel domain
+(`wgan-gp-oracle`, the paper's upper bound) are listed and ranked like the others, but marked,
+and never named the winner of a metric.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from bench import data as data_layer
+
+LOWER, HIGHER = "lower", "higher"
+COMPETITOR = "competitor"
+ORACLE_SUFFIX = "_oracle"  # keys `bench evaluate --encoder oracle` adds
+
+# key: (which way is better (None: descriptive, no better side), label). The order is the
+# column order of the tables after the headline metric.
+METRICS = {
+    "fid": (LOWER, "FID (Inception)"),
+    "fid_domain": (LOWER, "domain FID"),
+    "misclassification": (LOWER, "misclassified as training domain (%)"),
+    "recon_l2_novel": (LOWER, "recon L2, novel domain"),
+    "recon_l2_train": (LOWER, "recon L2, training domain"),
+    "gt_mse_mean": (LOWER, "ground-truth MSE, mean"),
+    "gt_mse_peak": (LOWER, "ground-truth MSE, peak over alpha"),
+    "alpha_error_median": (LOWER, "alpha error, median"),
+    "lines_mean_distance": (LOWER, "ACAI mean distance"),
+    "lines_smoothness": (LOWER, "ACAI smoothness"),
+    "adm_boundary_l2": (LOWER, "boundary L2"),
+    "adm_smoothness": (LOWER, "path smoothness"),
+    "adm_monotonicity": (HIGHER, "monotone steps (fraction)"),
+    "adm_credibility": (HIGHER, "credibility P(novel)"),
+    "noise_l2_mean": (None, "noise recon L2, mean over f"),
+    "noise_l2_min": (None, "noise recon L2, min over f"),
+    "domain_classifier_accuracy": (None, "domain classifier accuracy (%)"),
+}
+
+HEADLINE_PREFERENCES = {
+    "two-domain": ("fid", "fid_domain", "recon_l2_novel"),
+    "pole": ("gt_mse_mean", "recon_l2_novel"),
+    "lines": ("lines_mean_distance", "gt_mse_mean", "recon_l2_novel"),
+}
+
+
+def _base(key: str) -> str:
+    return key[: -len(ORACLE_SUFFIX)] if key.endswith(ORACLE_SUFFIX) else key
+
+
+def direction(key: str) -> Optional[str]:
+    """"lower", "higher" or None (no better side) for a metric key (oracle keys as their base)."""
+    return METRICS.get(_base(key), (None, ""))[0]
+
+
+def label(key: str) -> str:
+    text = METRICS.get(_base(key), (None, key))[1]
+    return text + (" (oracle encoder)" if key.endswith(ORACLE_SUFFIX) else "")
+
+
+def arrow(key: str) -> str:
+    return {LOWER: "↓", HIGHER: "↑"}.get(direction(key), "")
+
+
+def headline_preferences(pair: str) -> tuple:
+    spec = data_layer.get_pair(pair)
+    if spec.name in HEADLINE_PREFERENCES:
+        return HEADLINE_PREFERENCES[spec.name]
+    return HEADLINE_PREFERENCES["two-domain"] if spec.train != spec.novel else HEADLINE_PREFERENCES["pole"]
+
+
+def headline_metric(pair: str, available: Iterable[str]) -> Optional[str]:
+    """The pair's headline metric among the keys with a finished value (None if none applies)."""
+    available = set(available)
+    return next((key for key in headline_preferences(pair) if key in available), None)
+
+
+GROUND_TRUTH_FIRST = ("lines_mean_distance", "lines_smoothness", "gt_mse_mean", "gt_mse_peak", "alpha_error_median")
+
+
+def ordered_metrics(keys: Iterable[str], headline: Optional[str] = None, pair: Optional[str] = None) -> list:
+    """Metric keys in table order: the headline, the known keys in METRICS order (each followed by
+    its oracle-encoder variant; on single-domain pairs the ground-truth scores come first), then
+    any other key by name."""
+    keys = set(keys)
+    order = list(METRICS)
+    if pair is not None and data_layer.get_pair(pair).train == data_layer.get_pair(pair).novel:
+        order = list(GROUND_TRUTH_FIRST) + [k for k in order if k not in GROUND_TRUTH_FIRST]
+    known = [k for base in order for k in (base, base + ORACLE_SUFFIX) if k in keys]
+    rest = sorted(keys - set(known))
+    ordered = known + rest
+    if headline in keys:
+        ordered.remove(headline)
+        ordered.insert(0, headline)
+    return ordered
+
+
+def model_role(name: str) -> str:
+    """"reference" (pixel fade), "oracle" (trains on the novel domain) or "competitor"."""
+    from bench.errors import BenchError
+    from models import registry
+
+    try:
+        cls = registry.get(name)
+    except BenchError:  # a plug-in model not loaded here: a competitor
+        return COMPETITOR
+    if getattr(cls, "family", "") == "reference":
+        return "reference"
+    if getattr(cls, "trains_on", "train") == "novel":
+        return "oracle"
+    return COMPETITOR

@@ -1,0 +1,209 @@
+"""The READMEs: `<out>/<pair>/README.md` (the leaderboard as Markdown, the paper's numbers
+beside ours, plots) and the index `<out>/README.md` (each pair's headline winner).
+
+Deterministic text: no dates of generation, no absolute paths, fixed number formatting (a mean
+is rounded to two significant digits of its CI; a single seed shows 4 significant digits).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from bench import data as data_layer
+from bench.publish.aggregate import Board, best_by_metric
+from bench.publish.collect import FINISHED
+from bench.publish.columns import arrow, direction, label
+from bench.publish.paper import PAPER
+
+DASH = "–"
+ROLE_NOTE = {"reference": "reference", "oracle": "oracle"}
+
+
+def fmt_value(value) -> str:
+    if value is None or not math.isfinite(value):
+        return DASH
+    return f"{value:.4g}"
+
+
+def fmt_mean_ci(mean, ci) -> str:
+    """'58.2 ± 3.1'; the mean alone when there is no CI (one seed)."""
+    if mean is None or not math.isfinite(mean):
+        return DASH
+    if ci is None or not math.isfinite(ci):
+        return fmt_value(mean)
+    if ci == 0:
+        return f"{mean:.4g} ± 0"
+    decimals = min(10, max(0, 1 - math.floor(math.log10(abs(ci)))))
+    return f"{mean:.{decimals}f} ± {ci:.{decimals}f}"
+
+
+def _table(header: list, rows: list) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _model_cell(model: str, role: str) -> str:
+    return f"{model} *({ROLE_NOTE[role]})*" if role in ROLE_NOTE else model
+
+
+def _seed_cell(row) -> str:
+    text = str(int(row["n_seeds"]))
+    extra = [f"{int(row[c])} {w}" for c, w in (("n_failed", "failed/diverged"), ("n_incomplete", "incomplete")) if row[c]]
+    return text + (f" (+{', '.join(extra)})" if extra else "")
+
+
+def _hardware(runs, budget: str) -> str:
+    finished = [r for r in runs if r.budget == budget and r.status == FINISHED]
+    devices = sorted({str(r.record.get("device", "?")) for r in finished}) or ["?"]
+    torches = sorted({str(r.record.get("versions", {}).get("torch", "?")) for r in finished if isinstance(r.record.get("versions"), dict)})
+    text = "device " + ", ".join(f"`{d}`" for d in devices)
+    if torches:
+        text += "; torch " + ", ".join(torches)
+    return text
+
+
+def _budget_description(runs, budget: str) -> str:
+    for r in runs:
+        b = r.record.get("budget")
+        if r.budget == budget and isinstance(b, dict) and b.get("description"):
+            return str(b["description"])
+    return ""
+
+
+def budget_section(board: Board, runs, budget: str, published: dict, plots: list) -> str:
+    table = board.for_budget(budget)
+    keys = [k for k in board.metrics if table[f"{k}_mean"].notna().any()]
+    finished = [r for r in runs if r.budget == budget and r.status == FINISHED]
+    versions = sorted({str(r.record.get("code_version", "?")) for r in finished})
+    parts = [f"## Budget `{budget}`", ""]
+    description = _budget_description(runs, budget)
+    parts.append(
+        f"{len(finished)} finished runs of {table['model'].nunique()} models; {_hardware(runs, budget)}; "
+        f"code {', '.join(f'`{v}`' for v in versions) or '?'}."
+        + (f" Budget: {description}." if description else "")
+    )
+    parts.append("")
+    header = ["#", "model", "seeds"] + [f"{k} {arrow(k)}".strip() for k in keys] + ["train s"]
+    rows = []
+    for rank, (_, row) in enumerate(table.iterrows(), start=1):
+        cells = [str(rank), _model_cell(row["model"], row["role"]), _seed_cell(row)]
+        cells += [fmt_mean_ci(row[f"{k}_mean"], row[f"{k}_ci95"]) for k in keys]
+        cells.append(fmt_value(row["train_seconds_mean"]))
+        rows.append(cells)
+    parts += [_table(header, rows), ""]
+    sort_note = f"Sorted by `{board.headline}` ({label(board.headline)}, {direction(board.headline)} is better)" if board.headline else "No headline metric was measured"
+    parts.append(
+        f"{sort_note}. Cells: mean ± 95% confidence interval (Student t) over the finished seeds; one seed shows "
+        "its value alone. ↓ lower is better, ↑ higher is better, no arrow: descriptive. *reference*: pixel fade "
+        "(no learning); *oracle*: trained on the novel domain. Column definitions: the README's metrics table."
+    )
+    parts.append("")
+
+    best = best_by_metric(board, budget)
+    if best:
+        parts += ["### Best per metric", "", "References and oracles are left out.", ""]
+        parts.append(_table(["metric", "best model", "mean"], [[f"{k} {arrow(k)}", m, fmt_value(v)] for k, (m, v) in best.items()]))
+        parts.append("")
+
+    beside = []
+    for _, row in table.iterrows():
+        for key in keys:
+            paper = published.get((row["model"], key))
+            if paper is not None:
+                beside.append([row["model"], f"{key} {arrow(key)}", fmt_mean_ci(row[f"{key}_mean"], row[f"{key}_ci95"]), fmt_value(paper.value), f"{paper.source}, {paper.note}"])
+    if beside:
+        parts += ["### Next to the paper", ""]
+        parts.append(f"Published numbers from {PAPER} (single numbers, no seeds or intervals given); ours at the `{budget}` budget.")
+        parts.append("Budgets below `paper` train far shorter and score fewer images than the paper, so expect a gap. See `bench/publish/paper.py` for each mapping.")
+        parts += ["", _table(["model", "metric", f"ours ({budget})", "paper", "source"], beside), ""]
+
+    unfinished = [r for r in runs if r.budget == budget and r.status != FINISHED]
+    if unfinished:
+        parts += ["### Runs that did not finish", ""]
+        parts.append(_table(["model", "seed", "status", "note"], [[r.model, r.seed, r.status, r.note or DASH] for r in unfinished]))
+        parts.append("")
+
+    if plots:
+        parts += ["### Plots", ""]
+        for name, caption in plots:
+            parts += [f"**{caption}**", "", f"![{caption}]({name})", ""]
+    return "\n".join(parts)
+
+
+def pair_readme(board: Board, runs, published: dict, plots: dict, extra_files: list) -> str:
+    """plots: {budget: [(file name, caption)]}; extra_files: [(file name, caption)] not per budget."""
+    spec = data_layer.get_pair(board.pair)
+    statuses = pd.Series([r.status for r in runs]).value_counts().sort_index()
+    counts = ", ".join(f"{n} {s}" for s, n in statuses.items())
+    parts = [
+        f"# {board.pair}",
+        "",
+        f"{spec.train} → {spec.novel}: {spec.description}.",
+        f"Written by `bench publish` (or `bench leaderboard --pair {board.pair}`) from {len(runs)} run directories ({counts}); "
+        "regenerate rather than edit.",
+        "",
+    ]
+    if board.headline:
+        parts += [f"Headline metric: `{board.headline}` ({label(board.headline)}, {direction(board.headline)} is better); the choice per pair is explained in `bench/publish/columns.py`.", ""]
+    for budget in board.budgets():
+        parts += [budget_section(board, runs, budget, published, plots.get(budget, [])), ""]
+    if extra_files:
+        parts += ["## Across budgets", ""]
+        for name, caption in extra_files:
+            parts += [f"**{caption}**", "", f"![{caption}]({name})", ""]
+    parts += [
+        "## Files",
+        "",
+        "- [runs.csv](runs.csv): one row per run directory (every status), every metric, config hash, code version, device, times.",
+        "- [leaderboard.csv](leaderboard.csv): one row per model and budget: `<metric>_mean`, `<metric>_ci95` (95% CI half-width), seed counts.",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def index_readme(boards: dict, runs_by_pair: dict, extra_links: list) -> str:
+    """boards: {pair: Board}. One row per pair and budget: headline metric and its winner."""
+    rows = []
+    for pair, board in boards.items():
+        spec = data_layer.get_pair(pair)
+        runs = runs_by_pair[pair]
+        for budget in board.budgets():
+            finished = [r for r in runs if r.budget == budget and r.status == FINISHED]
+            total = [r for r in runs if r.budget == budget]
+            best = best_by_metric(board, budget).get(board.headline) if board.headline else None
+            rows.append(
+                [
+                    f"[{pair}]({pair}/README.md)",
+                    f"{spec.train} → {spec.novel}",
+                    f"`{budget}`",
+                    f"{len(finished)} / {len(total)}",
+                    f"{board.headline} {arrow(board.headline)}" if board.headline else DASH,
+                    best[0] if best else DASH,
+                    fmt_value(best[1]) if best else DASH,
+                    ", ".join(sorted({str(r.record.get("device", "?")) for r in finished})) or DASH,
+                ]
+            )
+    parts = [
+        "# Leaderboards",
+        "",
+        "Results of the suite's runs, regenerated by `bench publish` from the run directories; do not edit by hand.",
+        "Each pair's README has the full table (mean ± 95% CI over seeds for every metric), the best model per metric,",
+        "the AugIntAE paper's numbers beside ours where it gives them, plots and image grids.",
+        "",
+        _table(["pair", "domains", "budget", "finished runs", "headline metric", "winner", "mean", "hardware"], rows),
+        "",
+        "The winner is the best mean on the headline metric among competitors: pixel fade (a reference) and models "
+        "trained on the novel domain (oracles) are ranked in each table but never named winner. "
+        "Headline metrics: FID for two-domain pairs (else domain FID, else novel-domain reconstruction error), "
+        "ground-truth MSE for `pole`, ACAI's mean distance for `lines` (see `bench/publish/columns.py`).",
+        "",
+    ]
+    for name, caption in extra_links:
+        parts += [f"- [{caption}]({name})"]
+    if extra_links:
+        parts.append("")
+    return "\n".join(parts)
+

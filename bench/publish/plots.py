@@ -1,0 +1,262 @@
+"""Metric plots of one pair and budget, as PNG (matplotlib Agg through `Figure`, no pyplot state).
+
+Each function returns True when it wrote its file and False, writing nothing, when its data is
+absent (a metric the pair does not have, curves a run did not record), so a pair gets the plots
+its runs support. Curves are means over the finished seeds of a (model, budget), with a 95% t
+band when there are several; colours come from `palette.model_color` everywhere. Files carry no
+timestamp or version metadata: the same runs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from bench.errors import BenchError
+from bench.publish.aggregate import Board, mean_ci
+from bench.publish.collect import FINISHED
+from bench.publish.columns import COMPETITOR, arrow, label
+from bench.publish.palette import model_color, model_sort_key
+
+DPI = 110
+STYLE = "whitegrid"
+
+
+def _figure(ncols: int = 1, width: float = 6.0, height: float = 3.8):
+    with sns.axes_style(STYLE):
+        fig = Figure(figsize=(width, height))
+        axes = fig.subplots(1, ncols, squeeze=False)[0]
+    return fig, axes
+
+
+def _save(fig: Figure, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI, format="png", metadata={"Software": None})
+
+
+def _finished(runs, budget: str) -> dict:
+    """{model: [finished runs of this budget]}, models in palette order."""
+    by_model = {}
+    for r in runs:
+        if r.status == FINISHED and r.budget == budget:
+            by_model.setdefault(r.model, []).append(r)
+    return dict(sorted(by_model.items(), key=lambda kv: model_sort_key(kv[0])))
+
+
+def _bars(ax, table: pd.DataFrame, key: str, published: dict | None = None) -> bool:
+    table = table[np.isfinite(table[f"{key}_mean"].astype(float))]
+    if table.empty:
+        return False
+    x = np.arange(len(table))
+    means = table[f"{key}_mean"].astype(float).to_numpy()
+    errors = table[f"{key}_ci95"].astype(float).to_numpy()
+    colors = [model_color(m) for m in table["model"]]
+    bars = ax.bar(x, means, color=colors, edgecolor="black", linewidth=0.4)
+    shown = np.isfinite(errors)  # one seed: no interval to draw
+    if shown.any():
+        ax.errorbar(x[shown], means[shown], yerr=errors[shown], fmt="none", ecolor="black", capsize=3, linewidth=1)
+    for bar, role in zip(bars, table["role"]):
+        if role != COMPETITOR:
+            bar.set_hatch("//")
+    marked = False
+    for i, model in enumerate(table["model"]):
+        paper = (published or {}).get((model, key))
+        if paper is not None:
+            ax.scatter([i], [paper.value], marker="D", color="black", s=22, zorder=5, label=None if marked else "paper")
+            marked = True
+    if marked:
+        ax.legend(loc="best", fontsize=8)
+    ax.set_xticks(x, [f"{m} (n={n})" for m, n in zip(table["model"], table["n_seeds"])], rotation=40, ha="right", rotation_mode="anchor", fontsize=8)
+    ax.set_ylabel(f"{label(key)} {arrow(key)}", fontsize=9)
+    return True
+
+
+def headline_bars(board: Board, budget: str, path: Path, published: dict) -> bool:
+    """The headline metric per model: mean with its 95% CI; hatched bars are references/oracles,
+    black diamonds the paper's number."""
+    if board.headline is None:
+        return False
+    table = board.for_budget(budget)
+    fig, (ax,) = _figure(width=max(5.0, 0.6 * len(table) + 2.0))
+    if not _bars(ax, table, board.headline, published):
+        return False
+    ax.set_title(f"{board.pair}, {budget} budget: {board.headline} (mean ± 95% CI over seeds)", fontsize=10)
+    _save(fig, path)
+    return True
+
+
+def admissibility_bars(board: Board, budget: str, path: Path) -> bool:
+    """One panel per admissibility score (AEAI's conditions), mean ± 95% CI per model."""
+    table = board.for_budget(budget)
+    keys = [k for k in board.metrics if k.startswith("adm_") and np.isfinite(table[f"{k}_mean"].astype(float)).any()]
+    if not keys:
+        return False
+    fig, axes = _figure(ncols=len(keys), width=max(5.0, len(keys) * (0.45 * len(table) + 1.8)), height=4.0)
+    for ax, key in zip(axes, keys):
+        _bars(ax, table, key)
+        ax.set_title(key, fontsize=9)
+    fig.suptitle(f"{board.pair}, {budget} budget: admissibility of novel-domain paths", fontsize=10)
+    _save(fig, path)
+    return True
+
+
+def _stacked(curves: list, length: int) -> np.ndarray:
+    return np.array([c for c in curves if len(c) == length], dtype=np.float64)
+
+
+def _mean_band(rows: np.ndarray):
+    """Per-point mean and 95% t half-width over seeds (rows)."""
+    stats = [mean_ci(rows[:, j]) for j in range(rows.shape[1])]
+    return np.array([s[0] for s in stats]), np.array([s[1] for s in stats])
+
+
+def _curve(ax, x, rows: np.ndarray, color: str, **kwargs) -> np.ndarray:
+    mean, half = _mean_band(rows)
+    ax.plot(x, mean, color=color, **kwargs)
+    if rows.shape[0] > 1 and np.isfinite(half).all():
+        ax.fill_between(x, mean - half, mean + half, color=color, alpha=0.2, linewidth=0)
+    return mean
+
+
+def _series(runs, key: str, field: str, x_field: str):
+    """(x, rows) of a details curve over seeds that recorded the same x; None if no seed has it."""
+    found = [(r.details(key).get(x_field), r.details(key).get(field)) for r in runs]
+    found = [(x, y) for x, y in found if isinstance(x, list) and isinstance(y, list) and len(x) == len(y) and x]
+    if not found:
+        return None
+    x0 = found[0][0]
+    rows = _stacked([[math.nan if v is None else v for v in y] for x, y in found if x == x0], len(x0))
+    return np.asarray(x0, dtype=np.float64), rows
+
+
+def noise_frequency_curves(runs, pair: str, budget: str, path: Path) -> bool:
+    """Reconstruction L2 of uniform noise against its frequency f (AugIntAE Figure 11), with each
+    model's novel-domain reconstruction error as a dotted line of its colour."""
+    curves = {}
+    for model, group in _finished(runs, budget).items():
+        series = _series(group, "noise_l2_mean", "l2", "frequencies")
+        if series is not None:
+            refs = [r.details("noise_l2_mean").get("novel_reference") for r in group]
+            curves[model] = (*series, mean_ci([float(v) for v in refs if isinstance(v, (int, float))])[0])
+    if not curves:
+        return False
+    flat = {m: c for m, c in curves.items() if np.nanmax(np.abs(c[1])) == 0}  # pixel fade: no prior
+    drawn = {m: c for m, c in curves.items() if m not in flat}
+    if not drawn:
+        return False
+    fig, (ax,) = _figure(width=6.5, height=4.2)
+    for model, (x, rows, ref) in drawn.items():
+        color = model_color(model)
+        _curve(ax, x, rows, color, marker=".", label=f"{model} (n={rows.shape[0]})")
+        if math.isfinite(ref):
+            ax.axhline(ref, color=color, linestyle=":", linewidth=1.2)
+    values = np.concatenate([c[1].ravel() for c in drawn.values()] + [np.array([c[2] for c in drawn.values()])])
+    values = values[np.isfinite(values)]
+    if values.size and values.min() > 0 and values.max() / values.min() > 30:
+        ax.set_yscale("log")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("noise frequency f (f x f grid, upscaled)")
+    ax.set_ylabel("reconstruction L2 (255 x MSE)")
+    title = f"{pair}, {budget} budget: noise reconstruction; dotted: novel-domain error"
+    if flat:
+        title += f"\n{', '.join(flat)}: 0 at every f (no image prior), not drawn"
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="best")
+    _save(fig, path)
+    return True
+
+
+def ground_truth_curves(runs, pair: str, budget: str, path: Path) -> bool:
+    """AEAI's synthetic-pair figures: MSE to the true image vs alpha; predicted vs true alpha;
+    parameter distance of the interpolant to the source and the target vs alpha."""
+    groups = _finished(runs, budget)
+    panels = []
+    mse = {m: s for m, g in groups.items() if (s := _series(g, "gt_mse_mean", "mse_mean", "alphas")) is not None}
+    if mse:
+        panels.append("mse")
+    pred = {m: s for m, g in groups.items() if (s := _series(g, "alpha_error_median", "alpha_pred_median", "alphas")) is not None}
+    if pred:
+        panels.append("alpha")
+    dist = {}
+    for m, g in groups.items():
+        a = _series(g, "alpha_error_median", "param_distance_to_a_mean", "alphas")
+        b = _series(g, "alpha_error_median", "param_distance_to_b_mean", "alphas")
+        if a is not None and b is not None:
+            perfect = [_series(g, "alpha_error_median", f"perfect_distance_to_{e}_mean", "alphas") for e in "ab"]
+            dist[m] = (a, b, perfect)
+    if dist:
+        panels.append("distance")
+    if not panels:
+        return False
+    fig, axes = _figure(ncols=len(panels), width=4.6 * len(panels), height=4.0)
+    for ax, panel in zip(axes, panels):
+        if panel == "mse":
+            for model, (x, rows) in mse.items():
+                _curve(ax, x, rows, model_color(model), marker=".", label=model)
+            ax.set_xlabel("alpha")
+            ax.set_ylabel("MSE to the true image")
+            ax.set_title("interpolant vs ground truth", fontsize=9)
+        elif panel == "alpha":
+            ax.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=1, label="perfect")
+            for model, (x, rows) in pred.items():
+                _curve(ax, x, rows, model_color(model), marker=".", label=model)
+            ax.set_xlabel("alpha")
+            ax.set_ylabel("predicted alpha (median over pairs)")
+            ax.set_title("predicting alpha", fontsize=9)
+        else:
+            drew_perfect = False
+            for model, ((x, rows_a), (_, rows_b), perfect) in dist.items():
+                color = model_color(model)
+                _curve(ax, x, rows_a, color, label=f"{model}: to source")
+                _curve(ax, x, rows_b, color, linestyle="--", label=f"{model}: to target")
+                if not drew_perfect and all(p is not None for p in perfect):
+                    for (px, prow), style, end in zip(perfect, (":", "-."), ("source", "target")):
+                        ax.plot(px, np.nanmean(prow, axis=0), color="black", linestyle=style, linewidth=1, label=f"perfect: to {end}")
+                    drew_perfect = True
+            ax.set_xlabel("alpha")
+            ax.set_ylabel("parameter distance (mean over pairs)")
+            ax.set_title("distance to source / target (black: perfect)", fontsize=9)
+        ax.legend(fontsize=6, loc="best")
+    fig.suptitle(f"{pair}, {budget} budget: ground-truth interpolation (mean over seeds)", fontsize=10)
+    _save(fig, path)
+    return True
+
+
+def read_recon_matrix(path: Path):
+    """The CSV `bench recon-matrix` writes, or None when there is none."""
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"Cannot read {path}: {' '.join(str(exc).split())[:200]}. It should be the CSV `bench recon-matrix` writes; rewrite or remove it.") from None
+    missing = {"model", "trained_on"} - set(table.columns)
+    if missing:
+        raise BenchError(f"{path} has no column {', '.join(sorted(missing))}; it is not a `bench recon-matrix` CSV. Rewrite it with `bench recon-matrix ... --out {path}` or remove it.")
+    return table
+
+
+def recon_matrix_heatmap(table, pair: str, path: Path) -> bool:
+    """The paper's Table 1 as a heatmap: mean reconstruction L2 of each model (rows, with the
+    domain it trained on) on every evaluation domain (columns), over the runs in the CSV."""
+    if table is None:
+        return False
+    domains = [c for c in table.columns if c not in ("run", "model", "seed", "trained_on") and pd.api.types.is_numeric_dtype(table[c])]
+    if not domains or table.empty:
+        return False
+    grid = table.groupby(["model", "trained_on"], sort=False)[domains].mean()
+    grid = grid.loc[sorted(grid.index, key=lambda mt: (model_sort_key(mt[0]), mt[1]))]
+    grid.index = [f"{m} ({t})" for m, t in grid.index]
+    fig, (ax,) = _figure(width=1.6 * len(domains) + 5.0, height=max(3.0, 0.45 * len(grid) + 2.0))
+    sns.heatmap(grid, ax=ax, annot=True, fmt=".2f", cmap="viridis_r", cbar_kws={"label": "255 x MSE"})
+    ax.set_xlabel("evaluation domain (test split)")
+    ax.set_ylabel("model (trained on)")
+    ax.tick_params(axis="y", rotation=0)
+    ax.set_title(f"{pair}: reconstruction L2 across domains (AugIntAE Table 1)", fontsize=10)
+    _save(fig, path)
+    return True

@@ -1,0 +1,322 @@
+"""`bench leaderboard` / `bench publish` on a synthetic runs folder written here (fake run records,
+no training): aggregation against hand computation, statuses, determinism, plots, atomicity."""
+
+import json
+import math
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from scipy import stats
+
+from bench.cli import cli
+from bench.errors import BenchError
+from bench.publish import columns, plots, publish, publish_pair
+from bench.publish.aggregate import mean_ci
+from bench.publish.markdown import fmt_mean_ci
+from bench.publish.paper import PUBLISHED, published_for
+
+FID = {"ae": [60.0, 62.0, 67.0], "augintae": [50.0, 53.0], "pixel-fade": [40.0]}
+RECON = {"ae": [3.0, 3.2, 3.4], "augintae": [4.0, 4.4], "pixel-fade": [0.0]}
+MONOTONE = {"ae": [0.9, 0.95, 0.92], "augintae": [0.97, 0.99], "pixel-fade": [1.0]}
+GT_MSE = {"ae": [0.004, 0.005, 0.0045], "pixel-fade": [0.0003]}
+ALPHAS = [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def _entry(value, details=None):
+    entry = {"value": value, "protocol": {"budget": "quick"}, "seconds": 1.0, "metric": "test"}
+    if details is not None:
+        entry["details"] = details
+    return entry
+
+
+def _write_run(root, pair, model, seed, payload=None, checkpoint=False):
+    run_dir = Path(root) / pair / model / f"seed{seed}"
+    run_dir.mkdir(parents=True)
+    record = {
+        "model": model, "pair": pair, "seed": seed, "image_shape": [1, 28, 28], "hyperparameters": {},
+        "budget": {"name": "quick", "description": "test budget"}, "config_hash": f"hash-{model}",
+        "code_version": "0.1.0+test", "device": "cpu:2 threads", "versions": {"torch": "2.x"},
+    }  # fmt: skip
+    (run_dir / "config.json").write_text(json.dumps(record))
+    if checkpoint:
+        (run_dir / "checkpoint.pt").write_bytes(b"not read")
+    if payload is not None:
+        (run_dir / "metrics.json").write_text(json.dumps(payload))
+    return run_dir
+
+
+def _finished(metrics, seed):
+    return {"status": "finished", "metrics": metrics, "steps": 100, "train_seconds": 10.0 + seed, "wall_seconds": 30.0, "finished_at": "2026-01-01T00:00:00Z"}
+
+
+def make_runs(root):
+    """omniglot: ae 3 seeds, augintae 2 finished + 1 diverged, pixel-fade 1, wgan-gp incomplete;
+    pole: ae 3 seeds and pixel-fade with ground-truth curves."""
+    for model in FID:
+        for seed, fid in enumerate(FID[model]):
+            noise = {"frequencies": [1, 2, 4, 8], "l2": [40.0 + seed, 42.0, 45.0, 50.0 - seed], "novel_reference": RECON[model][seed]}
+            if model == "pixel-fade":
+                noise["l2"] = [0.0] * 4
+            metrics = {
+                "fid": _entry(fid),
+                "recon_l2_novel": _entry(RECON[model][seed]),
+                "adm_monotonicity": _entry(MONOTONE[model][seed]),
+                "noise_l2_mean": _entry(float(np.mean(noise["l2"])), noise),
+            }
+            _write_run(root, "omniglot", model, seed, _finished(metrics, seed))
+    _write_run(root, "omniglot", "augintae", 2, {"status": "diverged", "diverged_at_step": 7, "metrics": {}, "finished_at": "2026-01-01T00:00:00Z"})
+    _write_run(root, "omniglot", "wgan-gp", 0, checkpoint=True)
+    for model, values in GT_MSE.items():
+        for seed, mse in enumerate(values):
+            gt = {"alphas": ALPHAS, "mse_mean": [mse * (1 + a * (1 - a)) for a in ALPHAS]}
+            alpha = {
+                "alphas": ALPHAS, "alpha_pred_median": [min(1.0, a + 0.05 * seed) for a in ALPHAS],
+                "param_distance_to_a_mean": [30 * a for a in ALPHAS], "param_distance_to_b_mean": [30 * (1 - a) for a in ALPHAS],
+                "perfect_distance_to_a_mean": [30 * a for a in ALPHAS], "perfect_distance_to_b_mean": [30 * (1 - a) for a in ALPHAS],
+            }  # fmt: skip
+            metrics = {"gt_mse_mean": _entry(mse, gt), "alpha_error_median": _entry(0.05 * seed, alpha), "recon_l2_novel": _entry(1.0 + seed)}
+            _write_run(root, "pole", model, seed, _finished(metrics, seed))
+    (Path(root) / "lb").mkdir()  # not a pair: ignored
+    pd.DataFrame(
+        {"run": ["a", "b"], "model": ["ae", "ae"], "seed": [0, 1], "trained_on": ["omniglot-background"] * 2, "mnist": [10.0, 12.0], "omniglot-evaluation": [3.0, 3.5]}
+    ).to_csv(Path(root) / "omniglot" / "recon_matrix.csv", index=False)
+    return Path(root)
+
+
+def _snapshot(folder) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """One runs folder, published twice into two folders (and once more over the first)."""
+    base = tmp_path_factory.mktemp("publish")
+    runs = make_runs(base / "runs")
+    out = base / "leaderboards"
+    out.mkdir()
+    (out / "perf.md").write_text("# perf, written by someone else\n")
+    (out / "perf.csv").write_text("figure,value\n")
+    publish(runs, out, echo=lambda m: None)
+    first = _snapshot(out)
+    publish(runs, out, echo=lambda m: None)
+    return {"runs": runs, "out": out, "first": first, "again": _snapshot(out)}
+
+
+def test_leaderboard_means_cis_and_seed_counts_match_hand_computation(published):
+    board = pd.read_csv(published["out"] / "omniglot" / "leaderboard.csv").set_index("model")
+    for model, values in FID.items():
+        n = len(values)
+        mean = float(np.mean(values))
+        assert board.loc[model, "fid_mean"] == pytest.approx(mean, rel=1e-5)
+        if n > 1:
+            low, high = stats.t.interval(0.95, n - 1, loc=mean, scale=stats.sem(values))
+            assert board.loc[model, "fid_ci95"] == pytest.approx((high - low) / 2, rel=1e-5)
+            low, high = stats.t.interval(0.95, n - 1, loc=np.mean(RECON[model]), scale=stats.sem(RECON[model]))
+            assert board.loc[model, "recon_l2_novel_ci95"] == pytest.approx((high - low) / 2, rel=1e-5)
+        else:
+            assert math.isnan(board.loc[model, "fid_ci95"])  # one seed: no interval
+        assert board.loc[model, "n_seeds"] == n
+    assert board.loc["ae", "fid_ci95"] == pytest.approx(4.302653 * np.std([60, 62, 67], ddof=1) / np.sqrt(3), rel=1e-5)
+    assert (board.loc["augintae", "n_failed"], board.loc["augintae", "n_incomplete"]) == (1, 0)
+    assert (board.loc["wgan-gp", "n_seeds"], board.loc["wgan-gp", "n_incomplete"]) == (0, 1)
+    assert (board.loc["pixel-fade", "role"], board.loc["ae", "role"]) == ("reference", "competitor")
+    # sorted by the headline (fid, lower first), models without a value last
+    assert list(board.index) == ["pixel-fade", "augintae", "ae", "wgan-gp"]
+
+
+def test_mean_ci_edge_cases():
+    assert mean_ci([])[2] == 0 and math.isnan(mean_ci([])[0])
+    mean, half, n = mean_ci([2.0, float("nan"), 4.0, None])
+    assert (mean, n) == (3.0, 2)
+    assert half == pytest.approx(stats.t.ppf(0.975, 1) * np.std([2, 4], ddof=1) / np.sqrt(2))
+    assert mean_ci([5.0, 5.0, 5.0])[1] == 0.0
+    assert fmt_mean_ci(63.0, 8.957) == "63.0 ± 9.0"
+    assert fmt_mean_ci(0.0045, 0.00124) == "0.0045 ± 0.0012"
+    assert fmt_mean_ci(40.0, float("nan")) == "40"
+
+
+def test_every_run_keeps_its_status_in_runs_csv_and_readme(published):
+    runs = pd.read_csv(published["out"] / "omniglot" / "runs.csv")
+    assert len(runs) == 8  # 3 + 3 + 1 + 1: nothing dropped
+    diverged = runs[(runs.model == "augintae") & (runs.seed == 2)].iloc[0]
+    assert diverged.status == "diverged" and "step 7" in diverged.note and math.isnan(diverged.fid)
+    incomplete = runs[runs.model == "wgan-gp"].iloc[0]
+    assert incomplete.status == "incomplete" and "checkpoint" in incomplete.note
+    assert runs.run_dir.tolist()[0] == "omniglot/ae/seed0"  # relative: the output does not depend on where runs live
+    readme = (published["out"] / "omniglot" / "README.md").read_text()
+    assert re.search(r"\| augintae \| 2 \| diverged \| diverged at step 7 \|", readme)
+    assert "| wgan-gp | 0 | incomplete |" in readme
+    assert "| 2 | augintae | 2 (+1 failed/diverged) | 52 ± 19 |" in readme
+
+
+def test_readme_puts_paper_numbers_beside_ours_and_names_the_winner(published):
+    readme = (published["out"] / "omniglot" / "README.md").read_text()
+    # AugIntAE Table 2, Omniglot row: AugIntAE FID 82.5; Table 1: AE on Omni (test) 8.30
+    assert re.search(r"\| augintae \| fid ↓ \| 52 ± 19 \| 82\.5 \| AugIntAE Table 2", readme)
+    assert re.search(r"\| ae \| recon_l2_novel ↓ \| 3\.20 ± 0\.50 \| 8\.3 \| AugIntAE Table 1", readme)
+    assert "device `cpu:2 threads`" in readme and "Budget: test budget" in readme
+    index = (published["out"] / "README.md").read_text()
+    # pixel fade has the lowest FID but is a reference: augintae wins
+    assert "| [omniglot](omniglot/README.md) | omniglot-background → omniglot-evaluation | `quick` | 6 / 8 | fid ↓ | augintae | 51.5 |" in index
+    assert "| [pole](pole/README.md) | pole → pole | `quick` | 4 / 4 | gt_mse_mean ↓ | ae | 0.0045 |" in index
+    assert "[Speed figures (`bench perf`)](perf.md)" in index
+
+
+def test_publish_is_deterministic_and_leaves_other_files_alone(published):
+    assert published["first"] == published["again"]  # CSVs, Markdown and PNGs, byte for byte
+    assert {"omniglot/runs.csv", "omniglot/leaderboard.csv", "omniglot/README.md", "README.md"} <= published["first"].keys()
+    assert published["again"]["perf.md"] == b"# perf, written by someone else\n"
+    assert published["again"]["perf.csv"] == b"figure,value\n"
+    assert not [p for p in published["out"].iterdir() if p.name.startswith(".")]  # no staging or lock left
+    assert not (published["out"] / "lb").exists()
+
+
+def test_plots_are_written_non_empty_and_skipped_without_data(published):
+    snap = published["first"]
+    for name in ("omniglot/headline_quick.png", "omniglot/noise_frequency_quick.png", "omniglot/admissibility_quick.png",
+                 "omniglot/recon_matrix.png", "pole/headline_quick.png", "pole/ground_truth_quick.png"):  # fmt: skip
+        assert snap[name].startswith(b"\x89PNG") and len(snap[name]) > 5000, name
+    assert "omniglot/ground_truth_quick.png" not in snap  # no ground truth on a two-domain pair
+    assert "pole/admissibility_quick.png" not in snap
+    readme = snap["omniglot/README.md"].decode()
+    assert "![noise-frequency curves (AugIntAE Figure 11)](noise_frequency_quick.png)" in readme
+    assert "ground_truth" not in readme
+
+
+def test_a_failure_mid_publish_keeps_the_previous_leaderboards(published, tmp_path, monkeypatch):
+    out = tmp_path / "lb"
+    shutil.copytree(published["out"], out)
+    runs = tmp_path / "runs"
+    shutil.copytree(published["runs"], runs)
+    shutil.rmtree(runs / "omniglot" / "augintae")  # the new publish would differ
+    before = _snapshot(out)
+    written = []
+
+    def broken(board, budget, path, *args):
+        written.append(Path(path).parent.parent.name)  # after runs.csv, leaderboard.csv, headline plot
+        raise RuntimeError("plot failed")
+
+    monkeypatch.setattr(plots, "admissibility_bars", broken)
+    with pytest.raises(RuntimeError, match="plot failed"):
+        publish(runs, out, echo=lambda m: None)
+    assert written and written[0].startswith(".publish-")  # it was writing into the staging folder
+    assert _snapshot(out) == before
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_leaderboard_of_one_pair_writes_only_its_folder(published, tmp_path):
+    result = CliRunner().invoke(cli, ["leaderboard", "--pair", "pole", "--runs", str(published["runs"]), "--out", str(tmp_path / "lb")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "lb").iterdir()) == ["pole"]
+    assert (tmp_path / "lb" / "pole" / "leaderboard.csv").read_bytes() == published["first"]["pole/leaderboard.csv"]
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("unknown-pair", "Unknown pair 'nope'"),
+        ("pair-without-runs", "No runs of pair 'lines'"),
+        ("empty-runs", "holds no runs"),
+        ("missing-runs", "does not exist"),
+        ("bad-metrics", "Cannot read"),
+    ],
+)
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, case, message):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    args = ["publish", "--runs", str(runs), "--out", str(tmp_path / "lb")]
+    if case == "unknown-pair":
+        args = ["leaderboard", "--pair", "nope", "--runs", str(runs), "--out", str(tmp_path / "lb")]
+    elif case == "pair-without-runs":
+        args = ["leaderboard", "--pair", "lines", "--runs", str(runs), "--out", str(tmp_path / "lb")]
+    elif case == "missing-runs":
+        args[2] = str(tmp_path / "absent")
+    elif case == "bad-metrics":
+        _write_run(runs, "pole", "ae", 0, _finished({}, 0))
+        (runs / "pole" / "ae" / "seed0" / "metrics.json").write_text('{"status": "fini')
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "lb").exists()
+
+
+def test_headline_metric_per_pair_kind():
+    assert columns.headline_metric("omniglot", {"recon_l2_novel", "fid_domain", "fid"}) == "fid"
+    assert columns.headline_metric("mnist-fashion", {"recon_l2_novel", "recon_l2_train"}) == "recon_l2_novel"
+    assert columns.headline_metric("pole", {"recon_l2_novel", "gt_mse_mean", "fid"}) == "gt_mse_mean"
+    assert columns.headline_metric("lines", {"gt_mse_mean", "lines_mean_distance"}) == "lines_mean_distance"
+    assert columns.direction("adm_monotonicity_oracle") == "higher" and columns.direction("noise_l2_mean") is None
+    with pytest.raises(BenchError):
+        columns.headline_metric("nope", {"fid"})
+
+
+def test_paper_numbers_match_the_papers_tables():
+    omniglot = published_for("omniglot")
+    assert omniglot[("augintae", "fid")].value == 82.5 and omniglot[("wgan-gp-oracle", "misclassification")].value == 24.8
+    assert published_for("mnist-emnist")[("vae", "recon_l2_novel")].value == 23.10
+    assert len(PUBLISHED) == 12 + 2 * 4 * 5
+    paper = sorted(Path(__file__).resolve().parents[3].glob("shared/seeds/001_*.txt"))
+    if not paper:
+        pytest.skip("the paper's text (../shared/seeds) is not next to this checkout")
+    lines = paper[0].read_text().splitlines()
+
+    def cells(first_line: str, start: int = 0) -> list:
+        line = next(l for l in lines[start:] if l.startswith(first_line + "\t"))
+        return [float(c) if re.fullmatch(r"[\d.]+", c) else c for c in line.split("\t")[1:]]
+
+    # Table 2: rows are pairs, columns WGAN-GP (train), AE, IntAE, AugIntAE, WGAN-GP (test)
+    table2 = {"mnist-emnist": "MNIST \\rightarrow EMNIST", "omniglot": "Omniglot (train \\rightarrow test)",
+              "celeba": "CelebA (male \\rightarrow female)", "cifar10-cifar100": "CIFAR-10 \\rightarrow CIFAR-100"}  # fmt: skip
+    models = ("wgan-gp", "ae-gan", "intae", "augintae", "wgan-gp-oracle")
+    starts = {m: next(i for i, l in enumerate(lines) if l.startswith(h)) for m, h in (("fid", "FID ("), ("misclassification", "Misclassification rate ("))}
+    for pair, row in table2.items():
+        for metric, start in starts.items():
+            assert cells(row, start) == [published_for(pair)[(m, metric)].value for m in models], (pair, metric)
+    # Table 1: columns MNIST, EMNIST, Omni (train), Omni (test), then CIFAR-10's row
+    mnist, vae, omni = cells("MNIST"), cells("MNIST (VAE)"), cells("Omniglot (train)")
+    expect = {
+        ("mnist-emnist", "ae"): (mnist[0], mnist[1]), ("mnist-omniglot", "ae"): (mnist[0], mnist[3]),
+        ("mnist-emnist", "vae"): (vae[0], vae[1]), ("mnist-omniglot", "vae"): (vae[0], vae[3]),
+        ("omniglot", "ae"): (omni[2], omni[3]), ("cifar10-cifar100", "ae"): (mnist[5], mnist[6]),
+    }  # fmt: skip
+    assert mnist[4] == "CIFAR-10"
+    for (pair, model), (train, novel) in expect.items():
+        numbers = published_for(pair)
+        assert (numbers[(model, "recon_l2_train")].value, numbers[(model, "recon_l2_novel")].value) == (train, novel), (pair, model)
+
+
+def test_images_draw_one_row_per_model_and_are_kept_without_images(tmp_path):
+    """--images loads the run's model (random weights here) and the pair's data; a later publish
+    without --images keeps the published grids."""
+    import torch
+    from PIL import Image
+
+    from bench.atomic import torch_save
+    from bench.budgets import get_budget
+    from bench.publish.writer import ImageOptions
+    from models import registry
+
+    cls, shape = registry.get("ae"), (1, 32, 32)
+    run_dir = _write_run(tmp_path / "runs", "lines", "ae", 0, _finished({"lines_mean_distance": _entry(0.3)}, 0))
+    record = json.loads((run_dir / "config.json").read_text())
+    record.update(image_shape=list(shape), hyperparameters=cls.Config().to_dict(), budget=get_budget("smoke", cuda_available=False).for_images(shape).to_dict())
+    (run_dir / "config.json").write_text(json.dumps(record))
+    torch.manual_seed(0)
+    torch_save({"model": "ae", "config_hash": record["config_hash"], "state_dict": cls(cls.Config(), shape).state_dict()}, run_dir / "model.pt")
+
+    out = tmp_path / "lb"
+    publish_pair(tmp_path / "runs", "lines", out, images=ImageOptions(tmp_path / "no-data-needed", "cpu"), echo=lambda m: None)
+    grid = Image.open(out / "lines" / "interpolations_smoke.png")
+    few_shot = Image.open(out / "lines" / "few_shot_smoke.png")
+    assert grid.size[0] > 1000 and few_shot.size[1] > 150  # 2 x 11 tiles per row; seeds + 2 model rows
+    readme = (out / "lines" / "README.md").read_text()
+    assert "](interpolations_smoke.png)" in readme and "](few_shot_smoke.png)" in readme
+    before = (out / "lines" / "interpolations_smoke.png").read_bytes()
+    publish_pair(tmp_path / "runs", "lines", out, echo=lambda m: None)
+    assert (out / "lines" / "interpolations_smoke.png").read_bytes() == before
+    assert "](few_shot_smoke.png)" in (out / "lines" / "README.md").read_text()
