@@ -29,6 +29,10 @@ def cli():
     """interpbench: benchmark interpolative autoencoders on cross-domain pairs."""
 
 
+MAX_SEED = 2**32 - 1  # seeds feed torch generators as seed * 1_000_003 + epoch, which must fit 64 bits
+MAX_SEED_COUNT = 1000
+
+
 def _parse_seeds(text: str) -> list:
     """'3' -> [0, 1, 2]; '0,5,7' -> [0, 5, 7]."""
     text = text.strip()
@@ -37,13 +41,16 @@ def _parse_seeds(text: str) -> list:
             seeds = [int(s) for s in text.split(",") if s.strip()]
         else:
             count = int(text)
-            if count < 1:
+            if not 1 <= count <= MAX_SEED_COUNT:
                 raise ValueError
             seeds = list(range(count))
     except ValueError:
-        raise BenchError(f"--seeds {text!r}: give a count (3 means seeds 0, 1, 2) or a comma-separated list such as 0,5,7.") from None
-    if not seeds or any(s < 0 for s in seeds):
-        raise BenchError(f"--seeds {text!r}: seeds are non-negative integers.")
+        raise BenchError(
+            f"--seeds {text!r}: give a count from 1 to {MAX_SEED_COUNT} (3 means seeds 0, 1, 2) or a comma-separated "
+            "list such as 0,5,7."
+        ) from None
+    if not seeds or any(not 0 <= s <= MAX_SEED for s in seeds):
+        raise BenchError(f"--seeds {text!r}: seeds are integers from 0 to {MAX_SEED}.")
     return list(dict.fromkeys(seeds))
 
 
@@ -88,10 +95,11 @@ def _parse_metrics(spec: str):
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a hyperparameter (model.key=value for one model). Repeatable.")
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import a module that registers extra models. Repeatable.")
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True, help="auto: bf16 autocast on CUDA, fp32 elsewhere.")
-@click.option("--force", is_flag=True, help="Retrain runs that already finished (their files are replaced).")
+@click.option("--force", is_flag=True, help="Retrain runs that already finished or diverged (their files are replaced).")
+@click.option("--on-divergence", type=click.Choice(["skip", "stop"]), default="skip", show_default=True, help="When a run's loss or weights become non-finite it is recorded as diverged; skip: go on with the remaining runs; stop: end the invocation (exit 2).")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @_metric_options
-def run(models_spec, pair, budget, seeds, device, data_dir, download, out_dir, leaderboard_dir, overrides, plugins, precision, force, no_progress, metrics_spec, pairing, require_fid):
+def run(models_spec, pair, budget, seeds, device, data_dir, download, out_dir, leaderboard_dir, overrides, plugins, precision, force, on_divergence, no_progress, metrics_spec, pairing, require_fid):
     """Train and score models on a pair; add the results to the pair's leaderboard."""
     import torch
 
@@ -120,6 +128,7 @@ def run(models_spec, pair, budget, seeds, device, data_dir, download, out_dir, l
         overrides=overrides,
         download=download,
         force=force,
+        on_divergence=on_divergence,
         precision=precision,
         progress=not no_progress,
         metrics=_parse_metrics(metrics_spec),
@@ -325,6 +334,72 @@ def figure_generalization(run_dirs, out, count, device, data_dir):
 
     path = generalization_figure(run_dirs, out, data_dir or default_data_dir(), choose_device(device), count, echo=click.echo)
     click.echo(f"Wrote {path}")
+
+
+@cli.command("perf")
+@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
+@click.option("--models", "models_spec", default=None, help="'all' or a comma-separated list of trainable models (default: ae,augintae on a CPU, all on CUDA).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("leaderboards/perf.csv"), show_default=True, help="CSV to write (one row per figure).")
+@click.option("--quick", is_flag=True, help="Toy sizes: every figure in seconds (for tests; the numbers are not meaningful).")
+@click.option("--compile", "compile_step", is_flag=True, help="torch.compile the training step (a failure is recorded in the row and the step measured eager).")
+@click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True, help="Training precision policy, as `bench run`: auto = bf16 autocast on CUDA, fp32 elsewhere.")
+@click.option("--channels-last", is_flag=True, help="Train in channels_last memory format.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="torch intra-op threads (default: torch's choice, one per core).")
+def perf_cmd(device, models_spec, out, quick, compile_step, precision, channels_last, threads):
+    """Speed figures next to their baselines: augmentation, training per model, FID (see README)."""
+    from bench.devices import choose_device
+    from bench.perf import PerfOptions, run_perf
+    from bench.perf.report import readable
+
+    opts = PerfOptions(choose_device(device), models_spec, out, quick, compile_step, precision, channels_last, threads)
+    frame = run_perf(opts, echo=click.echo)
+    click.echo("\n" + readable(frame))
+    click.echo(f"Wrote {out}")
+
+
+def _publish_options(f):
+    f = click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import a module that registers extra models (for --images with plug-in runs). Repeatable.")(f)
+    f = click.option("--device", default="auto", show_default=True, help="Device for --images: auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")(f)
+    f = _data_dir_option(f)
+    f = click.option("--images/--no-images", default=False, show_default=True, help="Also draw the interpolation and few-shot image grids (loads every model and the pair's data); --no-images keeps the grids already published.")(f)
+    f = click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("leaderboards"), show_default=True, help="Folder receiving <pair>/ (runs.csv, leaderboard.csv, README.md, plots).")(f)
+    return click.option("--runs", "runs_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True, help="Runs folder (the --out of `bench run`): <pair>/<model>/seed<k>/.")(f)
+
+
+def _image_options(images, data_dir, device, plugins):
+    if not images:
+        return None
+    from bench.devices import choose_device
+    from bench.paths import default_data_dir
+    from bench.publish.writer import ImageOptions
+    from models import registry
+
+    for module in plugins:
+        registry.load_plugin(module)
+    return ImageOptions(data_dir=data_dir or default_data_dir(), device=choose_device(device))
+
+
+@cli.command("leaderboard")
+@click.option("--pair", required=True, help="Domain pair, e.g. omniglot (see `bench pairs`).")
+@_publish_options
+def leaderboard_cmd(pair, runs_dir, out_dir, images, data_dir, device, plugins):
+    """Aggregate every run of a pair: <out>/<pair>/runs.csv, leaderboard.csv (mean and 95% CI per
+    model and budget), README.md and plots. All files are replaced together or not at all."""
+    from bench.publish import publish_pair
+
+    publish_pair(runs_dir, pair, out_dir, images=_image_options(images, data_dir, device, plugins), echo=click.echo)
+    click.echo(f"Wrote {out_dir / pair}/ (README.md, runs.csv, leaderboard.csv, plots)")
+
+
+@cli.command("publish")
+@_publish_options
+def publish_cmd(runs_dir, out_dir, images, data_dir, device, plugins):
+    """Regenerate <out>/ from the runs: every pair found under --runs, and the index README.md.
+    Deterministic and all-or-nothing; other files in <out> (perf.md, perf.csv) are left alone."""
+    from bench.publish import publish
+
+    publish(runs_dir, out_dir, images=_image_options(images, data_dir, device, plugins), echo=click.echo)
+    click.echo(f"Wrote {out_dir / 'README.md'} and the pair folders under {out_dir}/")
 
 
 def _sizes(spec) -> str:
