@@ -95,11 +95,12 @@ def _parse_metrics(spec: str):
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a hyperparameter (model.key=value for one model). Repeatable.")
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import a module that registers extra models. Repeatable.")
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True, help="auto: bf16 autocast on CUDA, fp32 elsewhere.")
+@click.option("--compile", "compile_step", is_flag=True, help="torch.compile each model's training step (off by default: no gain measured yet; compare with `bench perf --compile`).")
 @click.option("--force", is_flag=True, help="Retrain runs that already finished or diverged (their files are replaced).")
 @click.option("--on-divergence", type=click.Choice(["skip", "stop"]), default="skip", show_default=True, help="When a run's loss or weights become non-finite it is recorded as diverged; skip: go on with the remaining runs; stop: end the invocation (exit 2).")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @_metric_options
-def run(models_spec, pair, budget, seeds, device, data_dir, download, out_dir, leaderboard_dir, overrides, plugins, precision, force, on_divergence, no_progress, metrics_spec, pairing, require_fid):
+def run(models_spec, pair, budget, seeds, device, data_dir, download, out_dir, leaderboard_dir, overrides, plugins, precision, compile_step, force, on_divergence, no_progress, metrics_spec, pairing, require_fid):
     """Train and score models on a pair; add the results to the pair's leaderboard."""
     import torch
 
@@ -130,6 +131,7 @@ def run(models_spec, pair, budget, seeds, device, data_dir, download, out_dir, l
         force=force,
         on_divergence=on_divergence,
         precision=precision,
+        compile=compile_step,
         progress=not no_progress,
         metrics=_parse_metrics(metrics_spec),
         pairing=pairing,

@@ -60,6 +60,7 @@ class RunOptions:
     pairing: str = "same-class"
     require_fid: bool = False
     cache_dir: Optional[Path] = None
+    compile: bool = False  # torch.compile the training steps (not part of the config hash, like precision)
     on_divergence: str = "skip"  # "skip": record it and go on; "stop": record it and end the invocation
 
 
@@ -130,6 +131,7 @@ def _record(cls, config, pair, budget, seed, opts, image_shape) -> dict:
         "versions": library_versions(),
         "device": device_description(opts.device),
         "precision": opts.precision,
+        "compile": opts.compile,
         "paper": cls.paper,
     }
 
@@ -208,6 +210,7 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
             padding=pair.augment_padding,
             progress=opts.progress,
             desc=f"{cls.name} seed{seed}",
+            compile=opts.compile,
         )
         try:
             result = trainer.fit()

@@ -95,6 +95,17 @@ def run_train_step(model, batch: TrainBatch, step: int, device: torch.device, pr
         return model.train_step(batch, step)
 
 
+def compile_train_step(model) -> None:
+    """Replace `model.train_step` by its `torch.compile`d version (an instance attribute that
+    shadows the method; `uncompile_train_step` removes it). Compilation happens at the first call."""
+    torch._dynamo.reset()
+    model.train_step = torch.compile(model.train_step)
+
+
+def uncompile_train_step(model) -> None:
+    model.__dict__.pop("train_step", None)
+
+
 def _epoch_permutation(n: int, seed: int, epoch: int, device) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     return torch.randperm(n, generator=gen).to(device)
@@ -114,6 +125,7 @@ class Trainer:
         padding: str = "zeros",
         progress: bool = True,
         desc: str = "",
+        compile: bool = False,
     ):
         self.model = model
         self.images = images
@@ -126,6 +138,7 @@ class Trainer:
         self.padding = padding
         self.progress = progress
         self.desc = desc
+        self.compile = compile  # torch.compile the model's training step (`bench run --compile`)
 
     # --- checkpoints ------------------------------------------------------------------------
     def _save(self, step: int, generator: torch.Generator, history: list, elapsed: float) -> None:
@@ -176,6 +189,8 @@ class Trainer:
             return TrainResult(start, elapsed, resumed_from, history)
 
         model.train()
+        if self.compile:
+            compile_train_step(model)
         lr_factor = None
         perm, perm_epoch = None, -1
         last_finite: dict = history[-1]["losses"] if history else {}
@@ -222,6 +237,8 @@ class Trainer:
             self._save(total, generator, history, seconds)
         finally:
             bar.close()
+            if self.compile:
+                uncompile_train_step(model)
         return TrainResult(total, seconds, resumed_from, history)
 
     def _params_finite(self) -> bool:

@@ -25,7 +25,7 @@ from bench.augment_reference import ReferenceTripletDataset
 from bench.budgets import BUDGETS
 from bench.perf.measure import alternate
 from bench.perf.report import Figure
-from bench.trainer import augmentation_engine, autocast_context, run_train_step
+from bench.trainer import augmentation_engine, autocast_context, compile_train_step, run_train_step, uncompile_train_step
 from models import registry
 from models.base import TrainBatch
 
@@ -129,13 +129,12 @@ def _try_compile(model, device: torch.device, first_step) -> tuple:
     fails, go back to the eager step and say why (a CPU without a working compiler, say)."""
     import time
 
-    torch._dynamo.reset()
-    model.train_step = torch.compile(model.train_step)  # the instance attribute shadows the method
+    compile_train_step(model)
     start = time.perf_counter()
     try:
         first_step()
     except Exception as exc:  # any compiler failure: record it, measure eager
-        del model.train_step
+        uncompile_train_step(model)
         reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
         return "failed", f"compile failed ({type(exc).__name__}: {reason}); measured eager"
     return "on", f"compiled in {time.perf_counter() - start:.0f} s (not timed)"

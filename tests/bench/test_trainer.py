@@ -108,3 +108,24 @@ def test_non_finite_loss_raises_diverged_with_last_finite_losses(tmp_path):
         make_trainer(NaNAfter(AEConfig(), (1, 28, 28)), blob_images(64), tiny_budget(30), tmp_path / "e.pt").fit()
     assert err.value.step == 10
     assert math.isfinite(err.value.last_finite["recon"])
+
+
+def test_compile_routes_every_step_through_torch_compile_and_restores_the_method(tmp_path, monkeypatch):
+    """`bench run --compile`: the trainer trains through torch.compile's wrapper of the model's
+    step (here a counting stand-in, a real compile takes a minute on a CPU) and leaves the
+    model's own method in place afterwards, so evaluation runs eagerly."""
+    compiled_calls = []
+
+    def fake_compile(fn):
+        def wrapper(*args, **kwargs):
+            compiled_calls.append(args[1])  # the step index
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    model = AE(AEConfig(), (1, 28, 28))
+    trainer = Trainer(model, blob_images(64), tiny_budget(6), torch.device("cpu"), tmp_path / "c.pt", seed=0, config_hash="h", progress=False, compile=True)
+    result = trainer.fit()
+    assert result.steps == 6 and compiled_calls == list(range(6))
+    assert "train_step" not in model.__dict__
