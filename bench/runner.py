@@ -29,6 +29,7 @@ from bench.evaluate import evaluate, headline_values
 from bench.grids import write_run_grids
 from bench.leaderboard import add_rows
 from bench.paths import cache_dir as default_cache_dir
+from bench.perf.measure import peak_rss_mib, reset_peak_rss
 from bench.provenance import code_version, config_hash, device_description, library_versions
 from bench.trainer import Diverged, Trainer, read_checkpoint
 from metrics.base import MetricContext
@@ -194,6 +195,9 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
     write_json(run_dir / "config.json", record)
 
     torch.manual_seed(seed)
+    reset_peak_rss()  # so each run records its own peak, not the process's (`peak_rss_mib`)
+    if opts.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(opts.device)
     model = cls(config, train_data.image_shape).to(opts.device)
     started = time.perf_counter()
     status, train_info = "finished", {"steps": 0, "train_seconds": 0.0}
@@ -243,6 +247,7 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
         "steps": train_info["steps"],
         "train_seconds": train_info["train_seconds"],
         "wall_seconds": round(time.perf_counter() - started, 2),
+        **_peak_memory(opts.device),
         "loss_history": train_info.get("history", []),
         "finished_at": _now(),
     }
@@ -253,6 +258,14 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
     write_json(metrics_path, payload)
     ckpt_path.unlink(missing_ok=True)
     return _row(record, payload, run_dir)
+
+
+def _peak_memory(device: torch.device) -> dict:
+    """Peak resident memory of this run (training and metrics), and peak CUDA memory on a GPU."""
+    peaks = {"peak_rss_mib": round(peak_rss_mib(), 1)}
+    if device.type == "cuda":
+        peaks["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    return peaks
 
 
 def metric_context(model, pair, train_data, novel_data, budget, seed, opts, artifacts_dir, echo, encoder="model") -> MetricContext:

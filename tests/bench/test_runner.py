@@ -53,7 +53,11 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, monk
     assert any("resumed from step 5" in m for m in messages)
     assert resumed["recon_l2_novel"] == straight["recon_l2_novel"]
     assert resumed["recon_l2_train"] == straight["recon_l2_train"]
-    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "finished"
+    record = json.loads((run_dir / "metrics.json").read_text())
+    assert record["status"] == "finished"
+    # each run records its own peak memory: at least the weights it held (AE at 64x64: ~13M floats)
+    weights_mib = sum(p.numel() for p in AE(AE.Config(), (1, 64, 64)).parameters()) * 4 / 2**20
+    assert weights_mib < record["peak_rss_mib"] < 24 * 1024
 
 
 def test_incompatible_checkpoint_is_refused_before_anything_is_written(tmp_path, monkeypatch):
