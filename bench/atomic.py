@@ -80,6 +80,20 @@ def write_json(path, obj) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def read_json_object(path, what: str, remedy: str) -> dict:
+    """The reading side of `write_json`: a JSON object from `path`, or a BenchError
+    "Cannot read {path}: ... It should be the {what} `bench run` writes; {remedy}"."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise BenchError(f"Cannot read {path}: {reason}. It should be the {what} `bench run` writes; {remedy}") from None
+    if not isinstance(obj, dict):
+        raise BenchError(f"Cannot read {path}: it is not a JSON object. It should be the {what} `bench run` writes; {remedy}")
+    return obj
+
+
 def torch_save(obj, path) -> None:
     import torch
 

@@ -23,13 +23,13 @@ from typing import Optional
 import torch
 
 from bench import data as data_layer
-from bench.atomic import ensure_writable_dir, file_lock, torch_save, write_json
+from bench.atomic import ensure_writable_dir, file_lock, read_json_object, torch_save, write_json
 from bench.errors import BenchError
 from bench.evaluate import evaluate, headline_values
 from bench.grids import write_run_grids
 from bench.leaderboard import add_rows
 from bench.paths import cache_dir as default_cache_dir
-from bench.perf.measure import peak_rss_mib, reset_peak_rss
+from bench.memory import peak_rss_mib, reset_peak_rss
 from bench.provenance import code_version, config_hash, device_description, library_versions
 from bench.trainer import Diverged, Trainer, read_checkpoint
 from metrics.base import MetricContext
@@ -156,19 +156,6 @@ def run_one(cls, config, pair, train_data, novel_data, train_images, seed, opts,
         return _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, opts, echo, run_dir)
 
 
-def _read_previous(metrics_path: Path) -> dict:
-    try:
-        previous = json.loads(metrics_path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BenchError(
-            f"Cannot read {metrics_path}: {exc}. It should be the JSON file `bench run` writes; "
-            "use --force to train this run afresh."
-        ) from None
-    if not isinstance(previous, dict):
-        raise BenchError(f"{metrics_path} is not a run record (not a JSON object). Use --force to train this run afresh.")
-    return previous
-
-
 def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, opts, echo, run_dir) -> dict:
     budget = opts.budget
     record = _record(cls, config, pair, budget, seed, opts, train_data.image_shape)
@@ -178,7 +165,7 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
         for stale in (metrics_path, ckpt_path, run_dir / MODEL_FILE):
             stale.unlink(missing_ok=True)
     if metrics_path.exists():
-        previous = _read_previous(metrics_path)
+        previous = read_json_object(metrics_path, "run record (metrics.json)", "use --force to train this run afresh.")
         status = previous.get("status")
         if previous.get("config_hash") == record["config_hash"] and status in ("finished", "diverged"):
             echo(f"{cls.name} seed {seed}: {status} run found in {run_dir}; reusing it (--force retrains).")

@@ -13,41 +13,14 @@ RSS figure is the process's peak so far (`resource.getrusage`).
 
 from __future__ import annotations
 
-import re
-import resource
 import statistics
-import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Optional
 
 import torch
 
-_STATUS = Path("/proc/self/status")
-_CLEAR_REFS = Path("/proc/self/clear_refs")
-
-
-def reset_peak_rss() -> bool:
-    """Reset the process's RSS high-water mark to its current RSS; False where unsupported."""
-    try:
-        _CLEAR_REFS.write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-def peak_rss_mib() -> float:
-    """The RSS high-water mark (since the last reset, where resets work) in MiB."""
-    try:
-        match = re.search(r"VmHWM:\s+(\d+)\s+kB", _STATUS.read_text())
-        if match:
-            return int(match.group(1)) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux, bytes on macOS
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
+from bench.memory import peak_rss_mib, reset_peak_rss  # noqa: F401 (re-exported for the figures)
 
 def synchronize(device: torch.device) -> None:
     """Wait for queued device work, so a timer stopped afterwards measures it."""

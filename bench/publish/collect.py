@@ -13,7 +13,6 @@ the seed count.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -22,8 +21,11 @@ from pathlib import Path
 import pandas as pd
 
 from bench import data as data_layer
+from bench.atomic import read_json_object
 from bench.errors import BenchError
 from bench.publish.columns import ordered_metrics
+
+_REMEDY = "rerun that run (bench run ... --force) or move its folder out of the runs folder."
 
 CONFIG_FILE, METRICS_FILE, CHECKPOINT_FILE = "config.json", "metrics.json", "checkpoint.pt"
 FINISHED, DIVERGED, INCOMPLETE = "finished", "diverged", "incomplete"
@@ -63,19 +65,6 @@ class Run:
         entry = self.metrics.get(key)
         details = entry.get("details") if isinstance(entry, dict) else None
         return details if isinstance(details, dict) else {}
-
-
-def _read_object(path: Path, what: str) -> dict:
-    try:
-        obj = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BenchError(
-            f"Cannot read {path}: {' '.join(str(exc).split())[:200]}. It should be the {what} `bench run` writes; "
-            "rerun that run (bench run ... --force) or move its folder out of the runs folder."
-        ) from None
-    if not isinstance(obj, dict):
-        raise BenchError(f"{path} is not a run's {what} (not a JSON object). Rerun that run with --force or move its folder away.")
-    return obj
 
 
 def check_runs_dir(runs_dir) -> Path:
@@ -118,14 +107,14 @@ def read_run(runs_dir: Path, pair: str, model: str, seed: int, seed_dir: Path) -
             f"{seed_dir} has {METRICS_FILE} but no {CONFIG_FILE}, so its budget and configuration are unknown. "
             "Rerun that run (bench run ... --force) or move its folder out of the runs folder."
         )
-    record = _read_object(config_path, "run record (config.json)")
+    record = read_json_object(config_path, "run record (config.json)", _REMEDY)
     relative = seed_dir.relative_to(runs_dir).as_posix()
     common = dict(pair=pair, model=model, seed=seed, budget=_budget_name(record), run_dir=relative, record=record)
     if not metrics_path.exists():
         has_checkpoint = (seed_dir / CHECKPOINT_FILE).exists()
         note = "no metrics.json; checkpoint.pt present (training or interrupted)" if has_checkpoint else "no metrics.json yet"
         return Run(status=INCOMPLETE, note=note, **common)
-    payload = _read_object(metrics_path, "metrics record (metrics.json)")
+    payload = read_json_object(metrics_path, "metrics record (metrics.json)", _REMEDY)
     status = payload.get("status")
     if not isinstance(status, str) or not status:
         raise BenchError(f"{metrics_path} records no status. It should be the metrics.json `bench run` writes; rerun that run with --force.")
