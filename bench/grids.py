@@ -11,13 +11,20 @@ from bench.atomic import atomic_path
 from bench.evaluate import interpolation_grid
 
 
-def save_grid(images: torch.Tensor, path, nrow: int, min_size: int = 64) -> None:
-    """Save a grid PNG; small images (28x28 characters) are enlarged with nearest-neighbour
-    sampling to at least `min_size` pixels so the grid is readable at a glance."""
+def enlarged(images: torch.Tensor, min_size: int) -> torch.Tensor:
+    """Images in [0, 1] on the CPU, enlarged by a whole nearest-neighbour factor to at least
+    `min_size` pixels, so 28x28 characters stay crisp and readable in a grid."""
     images = images.float().clamp(0, 1).cpu()
     factor = max(1, -(-min_size // images.shape[-1]))
     if factor > 1:
         images = torch.nn.functional.interpolate(images, scale_factor=factor, mode="nearest")
+    return images
+
+
+def save_grid(images: torch.Tensor, path, nrow: int, min_size: int = 64) -> None:
+    """Save a grid PNG; small images (28x28 characters) are enlarged with nearest-neighbour
+    sampling to at least `min_size` pixels so the grid is readable at a glance."""
+    images = enlarged(images, min_size)
     with atomic_path(path, suffix=".png") as tmp:
         save_image(images, tmp, nrow=nrow, padding=2, pad_value=0.5, format="png")
 

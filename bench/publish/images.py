@@ -21,6 +21,7 @@ from torchvision.utils import make_grid
 
 from bench import data as data_layer
 from bench.generate import few_shot_generate, interpolation_strip
+from bench.grids import enlarged
 from bench.loading import load_run
 from bench.publish.collect import FINISHED
 from bench.publish.palette import model_sort_key
@@ -69,13 +70,8 @@ def few_shot_seed_images(novel) -> torch.Tensor:
 
 
 def _tiles(images: torch.Tensor) -> torch.Tensor:
-    images = images.float().clamp(0, 1).cpu()
-    if images.shape[1] == 1:
-        images = images.repeat(1, 3, 1, 1)
-    factor = max(1, -(-MIN_TILE // images.shape[-1]))
-    if factor > 1:
-        images = torch.nn.functional.interpolate(images, scale_factor=factor, mode="nearest")
-    return images
+    images = enlarged(images, MIN_TILE)
+    return images.repeat(1, 3, 1, 1) if images.shape[1] == 1 else images
 
 
 def _labelled_rows(rows: list, labels: list, title: str, path: Path) -> None:
