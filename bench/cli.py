@@ -47,7 +47,7 @@ def _parse_seeds(text: str) -> list:
     except ValueError:
         raise BenchError(
             f"--seeds {text!r}: give a count from 1 to {MAX_SEED_COUNT} (3 means seeds 0, 1, 2) or a comma-separated "
-            "list such as 0,5,7."
+            "list such as 0,5,7 (one seed alone takes a trailing comma: 4, means seed 4)."
         ) from None
     if not seeds or any(not 0 <= s <= MAX_SEED for s in seeds):
         raise BenchError(f"--seeds {text!r}: seeds are integers from 0 to {MAX_SEED}.")
@@ -86,7 +86,7 @@ def _parse_metrics(spec: str):
 @click.option("--models", "models_spec", default="all", show_default=True, help="'all' or a comma-separated list of model names.")
 @click.option("--pair", required=True, help="Domain pair, e.g. mnist-emnist (see `bench pairs`).")
 @click.option("--budget", default=None, help="smoke, quick or paper (default: paper on CUDA, else quick).")
-@click.option("--seeds", default="1", show_default=True, help="Number of seeds (N means 0..N-1) or a list like 0,5,7.")
+@click.option("--seeds", default="1", show_default=True, help="Number of seeds (N means 0..N-1) or a list like 0,5,7; one seed alone is written with a comma: 4, means seed 4.")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
 @_data_dir_option
 @click.option("--download", is_flag=True, help="Download missing real datasets into the data dir.")

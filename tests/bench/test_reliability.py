@@ -498,3 +498,10 @@ def test_any_option_value_is_accepted_or_exits_2_with_one_paragraph(option, valu
         assert result.exit_code == 2 and isinstance(result.exception, SystemExit), (option, value, result.output)
         assert "Error:" in result.stderr and "Traceback" not in result.output
     assert files_under(out) == []
+
+
+def test_a_single_seed_index_takes_a_trailing_comma_and_the_error_says_so():
+    assert _parse_seeds("4,") == [4]
+    assert _parse_seeds("4") == [0, 1, 2, 3]
+    with pytest.raises(BenchError, match="4, means seed 4"):
+        _parse_seeds("0")
