@@ -3,7 +3,9 @@ metric over its finished seeds, sorted by the pair's headline metric.
 
 CI: Student t, half-width t_{0.975, n-1} * s / sqrt(n) with the sample standard deviation s
 (ddof 1) over the seeds whose value is finite; undefined (NaN, an empty CSV cell) for one seed,
-where no spread can be estimated. Only finished runs enter means; diverged, failed and incomplete
+where no spread can be estimated. The best competitor per metric is compared with the runner-up
+by Welch's two-sided t-test over their seeds (`Lead`), so a reader sees whether a win is more
+than seed noise; with fewer than two seeds on either side no test is made. Only finished runs enter means; diverged, failed and incomplete
 runs are counted (n_failed, n_incomplete) so a model that diverged on every seed still has its row.
 Runs of different budgets never share a row. Seeds of one (model, budget) that differ in
 configuration are averaged but listed in `config_hashes`, so the mix is visible.
@@ -12,7 +14,7 @@ configuration are averaged but listed in `config_hashes`, so the mix is visible.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -23,6 +25,7 @@ from bench.publish.collect import FINISHED, INCOMPLETE, metric_keys
 from bench.publish.columns import COMPETITOR, direction, headline_metric, model_role
 
 CONFIDENCE = 0.95
+SIGNIFICANCE = 0.05  # Welch p-value under which the best model is called ahead of the runner-up
 
 
 def mean_ci(values) -> tuple:
@@ -44,6 +47,7 @@ class Board:
     table: pd.DataFrame  # leaderboard.csv
     headline: Optional[str]
     metrics: list  # metric keys in table order (headline first)
+    samples: dict = field(default_factory=dict)  # (model, budget, metric) -> finite per-seed values
 
     def budgets(self) -> list:
         return sorted(self.table["budget"].unique())
@@ -64,7 +68,7 @@ def leaderboard(runs, pair: str) -> Board:
     groups = {}
     for r in runs:
         groups.setdefault((r.model, r.budget), []).append(r)
-    rows = []
+    rows, samples = [], {}
     for (model, budget), group in groups.items():
         finished = [r for r in group if r.status == FINISHED]
         row = {
@@ -77,7 +81,9 @@ def leaderboard(runs, pair: str) -> Board:
             "n_incomplete": sum(r.status == INCOMPLETE for r in group),
         }
         for key in keys:
-            mean, half, _ = mean_ci([r.value(key) for r in finished])
+            values = [r.value(key) for r in finished]
+            samples[(model, budget, key)] = tuple(v for v in values if math.isfinite(v))
+            mean, half, _ = mean_ci(values)
             row[f"{key}_mean"], row[f"{key}_ci95"] = mean, half
         train = [r.payload.get("train_seconds") for r in finished]
         row["train_seconds_mean"] = mean_ci([float(t) for t in train if isinstance(t, (int, float))])[0]
@@ -93,12 +99,42 @@ def leaderboard(runs, pair: str) -> Board:
         sort_cols, ascending = ["budget", "_key"], [True, True]
     table = table.sort_values(sort_cols + ["model"], ascending=ascending + [True], na_position="last", kind="mergesort")
     table = table.drop(columns=["_key"], errors="ignore").reset_index(drop=True)
-    return Board(pair, table, headline, keys)
+    return Board(pair, table, headline, keys, samples)
+
+
+@dataclass(frozen=True)
+class Lead:
+    """The best competitor on one metric, and the runner-up it is tested against."""
+
+    metric: str
+    model: str
+    mean: float
+    n_seeds: int
+    runner_up: Optional[str] = None
+    runner_up_mean: float = math.nan
+    p_value: Optional[float] = None  # Welch, two-sided; None when either side has fewer than 2 seeds
+
+    @property
+    def separated(self) -> Optional[bool]:
+        """True: ahead beyond seed noise; False: not separated; None: untested or no runner-up."""
+        return None if self.p_value is None else self.p_value < SIGNIFICANCE
+
+
+def welch_p(a, b) -> Optional[float]:
+    """Two-sided Welch t-test p-value of two seed samples; None with fewer than 2 values on a side.
+    Two spread-free samples are 0 apart if their means differ, else 1 (scipy gives NaN there)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.size < 2 or b.size < 2:
+        return None
+    if a.std() == 0 and b.std() == 0:
+        return 0.0 if a.mean() != b.mean() else 1.0
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
 def best_by_metric(board: Board, budget: str) -> dict:
-    """{metric: (model, mean)}: the best competitor (references and oracles excluded) per metric
-    with a direction, on one budget; ties go to the first model by name."""
+    """{metric: Lead}: the best competitor (references and oracles excluded) per metric with a
+    direction, on one budget, and the runner-up it is tested against; ties go to the first model
+    by name."""
     table = board.for_budget(budget)
     table = table[table["role"] == COMPETITOR]
     best = {}
@@ -110,6 +146,12 @@ def best_by_metric(board: Board, budget: str) -> dict:
         if values.empty:
             continue
         values = values.sort_values([f"{key}_mean", "model"], ascending=[side == "lower", True], kind="mergesort")
-        model, mean = values.iloc[0]
-        best[key] = (model, float(mean))
+        ranked = [(str(m), float(v)) for m, v in values.itertuples(index=False)]
+        (model, mean), second = ranked[0], ranked[1] if len(ranked) > 1 else None
+        first_seeds = board.samples.get((model, budget, key), ())
+        lead = Lead(key, model, mean, len(first_seeds))
+        if second is not None:
+            p = welch_p(first_seeds, board.samples.get((second[0], budget, key), ()))
+            lead = Lead(key, model, mean, len(first_seeds), second[0], second[1], p)
+        best[key] = lead
     return best

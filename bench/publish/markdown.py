@@ -12,7 +12,7 @@ import math
 import pandas as pd
 
 from bench import data as data_layer
-from bench.publish.aggregate import Board, best_by_metric
+from bench.publish.aggregate import SIGNIFICANCE, Board, Lead, best_by_metric
 from bench.publish.collect import FINISHED
 from bench.publish.columns import arrow, direction, label
 from bench.publish.paper import PAPER
@@ -37,6 +37,16 @@ def fmt_mean_ci(mean, ci) -> str:
         return f"{mean:.4g} ± 0"
     decimals = min(10, max(0, 1 - math.floor(math.log10(abs(ci)))))
     return f"{mean:.{decimals}f} ± {ci:.{decimals}f}"
+
+
+def lead_verdict(lead: Lead) -> str:
+    """Whether the best model is ahead of the runner-up beyond seed noise, in words."""
+    if lead.runner_up is None:
+        return "only model measured"
+    if lead.p_value is None:
+        return f"untested vs {lead.runner_up} (needs 2+ seeds each)"
+    word = "yes" if lead.separated else "no"
+    return f"{word} vs {lead.runner_up} (Welch p = {lead.p_value:.2g})"
 
 
 def _table(header: list, rows: list) -> str:
@@ -104,8 +114,18 @@ def budget_section(board: Board, runs, budget: str, published: dict, plots: list
 
     best = best_by_metric(board, budget)
     if best:
-        parts += ["### Best per metric", "", "References and oracles are left out.", ""]
-        parts.append(_table(["metric", "best model", "mean"], [[f"{k} {arrow(k)}", m, fmt_value(v)] for k, (m, v) in best.items()]))
+        parts += [
+            "### Best per metric",
+            "",
+            "References and oracles are left out. *Ahead?*: whether the best model beats the runner-up beyond seed "
+            f"noise (Welch's two-sided t-test over seeds, p < {SIGNIFICANCE:g}); untested below two seeds each.",
+            "",
+        ]
+        rows = [
+            [f"{k} {arrow(k)}", lead.model, fmt_value(lead.mean), lead.runner_up or DASH, fmt_value(lead.runner_up_mean) if lead.runner_up else DASH, lead_verdict(lead)]
+            for k, lead in best.items()
+        ]
+        parts.append(_table(["metric", "best model", "mean", "runner-up", "runner-up mean", "ahead?"], rows))
         parts.append("")
 
     beside = []
@@ -181,8 +201,9 @@ def index_readme(boards: dict, runs_by_pair: dict, extra_links: list) -> str:
                     f"`{budget}`",
                     f"{len(finished)} / {len(total)}",
                     f"{board.headline} {arrow(board.headline)}" if board.headline else DASH,
-                    best[0] if best else DASH,
-                    fmt_value(best[1]) if best else DASH,
+                    best.model if best else DASH,
+                    fmt_value(best.mean) if best else DASH,
+                    lead_verdict(best) if best else DASH,
                     ", ".join(sorted({str(r.record.get("device", "?")) for r in finished})) or DASH,
                 ]
             )
@@ -193,10 +214,11 @@ def index_readme(boards: dict, runs_by_pair: dict, extra_links: list) -> str:
         "Each pair's README has the full table (mean ± 95% CI over seeds for every metric), the best model per metric,",
         "the AugIntAE paper's numbers beside ours where it gives them, plots and image grids.",
         "",
-        _table(["pair", "domains", "budget", "finished runs", "headline metric", "winner", "mean", "hardware"], rows),
+        _table(["pair", "domains", "budget", "finished runs", "headline metric", "winner", "mean", "ahead of runner-up?", "hardware"], rows),
         "",
         "The winner is the best mean on the headline metric among competitors: pixel fade (a reference) and models "
         "trained on the novel domain (oracles) are ranked in each table but never named winner. "
+        f"*Ahead of runner-up?*: Welch's two-sided t-test over seeds, p < {SIGNIFICANCE:g}; untested below two seeds each. "
         "Headline metrics: FID for two-domain pairs (else domain FID, else novel-domain reconstruction error), "
         "ground-truth MSE for `pole`, ACAI's mean distance for `lines` (see `bench/publish/columns.py`).",
         "",

@@ -16,8 +16,8 @@ from scipy import stats
 from bench.cli import cli
 from bench.errors import BenchError
 from bench.publish import columns, plots, publish, publish_pair
-from bench.publish.aggregate import mean_ci
-from bench.publish.markdown import fmt_mean_ci
+from bench.publish.aggregate import Lead, mean_ci, welch_p
+from bench.publish.markdown import fmt_mean_ci, lead_verdict
 from bench.publish.paper import PUBLISHED, published_for
 
 FID = {"ae": [60.0, 62.0, 67.0], "augintae": [50.0, 53.0], "pixel-fade": [40.0]}
@@ -129,6 +129,14 @@ def test_leaderboard_means_cis_and_seed_counts_match_hand_computation(published)
     assert list(board.index) == ["pixel-fade", "augintae", "ae", "wgan-gp"]
 
 
+def test_welch_comparison_of_the_best_two_models():
+    assert welch_p([50.0, 53.0], [60.0, 62.0, 67.0]) == pytest.approx(stats.ttest_ind([50, 53], [60, 62, 67], equal_var=False).pvalue)
+    assert welch_p([1.0], [2.0, 3.0]) is None  # one seed: no spread, no test
+    assert welch_p([2.0, 2.0], [3.0, 3.0]) == 0.0 and welch_p([2.0, 2.0], [2.0, 2.0]) == 1.0  # spread-free samples
+    assert lead_verdict(Lead("fid", "ae", 1.0, 3, "vae", 2.0, 0.2)) == "no vs vae (Welch p = 0.2)"
+    assert lead_verdict(Lead("fid", "ae", 1.0, 1, "vae", 2.0, None)) == "untested vs vae (needs 2+ seeds each)"
+
+
 def test_mean_ci_edge_cases():
     assert mean_ci([])[2] == 0 and math.isnan(mean_ci([])[0])
     mean, half, n = mean_ci([2.0, float("nan"), 4.0, None])
@@ -162,8 +170,12 @@ def test_readme_puts_paper_numbers_beside_ours_and_names_the_winner(published):
     assert "device `cpu:2 threads`" in readme and "Budget: test budget" in readme
     index = (published["out"] / "README.md").read_text()
     # pixel fade has the lowest FID but is a reference: augintae wins
-    assert "| [omniglot](omniglot/README.md) | omniglot-background → omniglot-evaluation | `quick` | 6 / 8 | fid ↓ | augintae | 51.5 |" in index
-    assert "| [pole](pole/README.md) | pole → pole | `quick` | 4 / 4 | gt_mse_mean ↓ | ae | 0.0045 |" in index
+    # augintae [50, 53] vs ae [60, 62, 67]: Welch p = 0.021, ahead beyond seed noise
+    assert "| [omniglot](omniglot/README.md) | omniglot-background → omniglot-evaluation | `quick` | 6 / 8 | fid ↓ | augintae | 51.5 | yes vs ae (Welch p = 0.021) |" in index
+    assert "| [pole](pole/README.md) | pole → pole | `quick` | 4 / 4 | gt_mse_mean ↓ | ae | 0.0045 | only model measured |" in index
+    readme = (published["out"] / "omniglot" / "README.md").read_text()
+    # recon: ae [3.0, 3.2, 3.4] vs augintae [4.0, 4.4]: better mean, but two seeds leave it within noise
+    assert "| recon_l2_novel ↓ | ae | 3.2 | augintae | 4.2 | no vs augintae (Welch p = 0.066) |" in readme
     assert "[Speed figures (`bench perf`)](perf.md)" in index
 
 
