@@ -22,7 +22,7 @@ Choices the paper leaves open (documented deviations):
   64 DCGAN reconstructions x trials per frequency are costly on a CPU. The frequencies used are
   recorded in the protocol and the curve.
 - Reference line: the novel-domain reconstruction L2 on the budget's test images (the same number
-  as `recon_l2_novel`); it is read from ctx.shared("recon_l2:novel") when another metric has
+  as `recon_l2_novel`); it is read from ctx.shared("reconstruction:novel") when another metric has
   computed it, and stored there otherwise.
 """
 

@@ -8,6 +8,12 @@ Why this reading: the paper reports 2.69 for an MNIST autoencoder with a 32-d la
 mean squared error of 0.0105 on [0, 1] pixels (RMSE ~0.10), typical for such a model; the other
 readings (RMSE or mean absolute error in [0, 255] units) would need an RMSE of ~0.01, which no
 32-d autoencoder reaches on MNIST.
+
+`recon_spread_novel` (a diagnostic, not a paper metric) catches collapse, which a low error can
+hide on sparse images: an autoencoder that returns one blank or mean image for every input scores
+a small L2 on thin lines or a pole and its shadow. It is the RMS distance of the reconstructions
+from their own mean divided by that of the inputs from theirs: ~1 when reconstructions vary as
+much as the inputs, ~0 when the model returns one image whatever the input.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import torch
 from metrics.base import MetricValue, register_metric
 
 PROTOCOL = "255 * mean((x - decode(encode(x)))**2), pixels in [0, 1], averaged over images, pixels and channels"
+SPREAD_PROTOCOL = "sqrt(mean ||x_hat - mean(x_hat)||^2) / sqrt(mean ||x - mean(x)||^2) over the test images: ~0 means one output for every input (collapse)"
 
 
 @torch.no_grad()
@@ -32,21 +39,38 @@ def reconstruction_l2(model, images_uint8: torch.Tensor, batch_size: int = 500) 
     return 255.0 * total / max(count, 1)
 
 
-def shared_recon_l2(ctx, key: str) -> float:
-    """Reconstruction L2 of the "train" or "novel" test images through ctx's encoder, computed
-    once per evaluation (the noise-frequency curves use the novel value as their reference)."""
+def spread_ratio(x_hat: torch.Tensor, x: torch.Tensor) -> float:
+    """RMS distance of `x_hat` from its mean over that of `x` from its own (SPREAD_PROTOCOL)."""
+    def rms_spread(t):
+        t = t.flatten(1).double()
+        return (t - t.mean(0, keepdim=True)).pow(2).sum(1).mean().sqrt().item()
+
+    reference = rms_spread(x)
+    return rms_spread(x_hat) / reference if reference > 0 else float("nan")
+
+
+def _shared_reconstruction(ctx, key: str) -> dict:
+    """{"l2", "spread"} of the "train" or "novel" test images through ctx's encoder: one pass of
+    (possibly slow, e.g. GAN-inverting) reconstructions per evaluation."""
 
     def build():
         x = ctx.test_images(key)
-        return 255.0 * (ctx.reconstruct(x) - x).pow(2).mean().item()
+        x_hat = ctx.reconstruct(x)
+        return {"l2": 255.0 * (x_hat - x).pow(2).mean().item(), "spread": spread_ratio(x_hat, x)}
 
-    return ctx.shared(f"recon_l2:{key}", build)
+    return ctx.shared(f"reconstruction:{key}", build)
+
+
+def shared_recon_l2(ctx, key: str) -> float:
+    """Reconstruction L2 of the "train" or "novel" test images, computed once per evaluation (the
+    noise-frequency curves use the novel value as their reference)."""
+    return _shared_reconstruction(ctx, key)["l2"]
 
 
 @register_metric("recon", "Reconstruction L2 on the test splits of both domains (paper Table 1 definition)")
 def reconstruction_metric(ctx) -> dict:
     """recon_l2_train / recon_l2_novel through the evaluation's encoder (a GAN's inversion, or the
-    oracle encoder when selected)."""
+    oracle encoder when selected), and the collapse diagnostic recon_spread_novel."""
     out = {}
     for key in ("train", "novel"):
         domain = ctx.train_domain if key == "train" else ctx.novel_domain
@@ -56,4 +80,9 @@ def reconstruction_metric(ctx) -> dict:
             value,
             {"definition": PROTOCOL, "domain": domain.name, "split": "test", "images": int(x.shape[0]), "encoder": ctx.encoder},
         )
+    novel = ctx.test_images("novel")
+    out["recon_spread_novel"] = MetricValue(
+        _shared_reconstruction(ctx, "novel")["spread"],
+        {"definition": SPREAD_PROTOCOL, "domain": ctx.novel_domain.name, "split": "test", "images": int(novel.shape[0]), "encoder": ctx.encoder},
+    )
     return out

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from bench.publish.collect import FINISHED, INCOMPLETE, metric_keys
-from bench.publish.columns import COMPETITOR, direction, headline_metric, model_role
+from bench.publish.columns import COLLAPSE_KEY, COMPETITOR, direction, headline_metric, is_collapsed, model_role
 
 CONFIDENCE = 0.95
 SIGNIFICANCE = 0.05  # Welch p-value under which the best model is called ahead of the runner-up
@@ -85,6 +85,7 @@ def leaderboard(runs, pair: str) -> Board:
             samples[(model, budget, key)] = tuple(v for v in values if math.isfinite(v))
             mean, half, _ = mean_ci(values)
             row[f"{key}_mean"], row[f"{key}_ci95"] = mean, half
+        row["collapsed"] = is_collapsed(row.get(f"{COLLAPSE_KEY}_mean"))
         train = [r.payload.get("train_seconds") for r in finished]
         row["train_seconds_mean"] = mean_ci([float(t) for t in train if isinstance(t, (int, float))])[0]
         row["seeds"] = ";".join(str(r.seed) for r in sorted(finished, key=lambda r: r.seed))
@@ -110,6 +111,7 @@ class Lead:
     model: str
     mean: float
     n_seeds: int
+    collapsed: bool = False
     runner_up: Optional[str] = None
     runner_up_mean: float = math.nan
     p_value: Optional[float] = None  # Welch, two-sided; None when either side has fewer than 2 seeds
@@ -142,16 +144,16 @@ def best_by_metric(board: Board, budget: str) -> dict:
         side = direction(key)
         if side is None:
             continue
-        values = table[["model", f"{key}_mean"]].dropna()
+        values = table[["model", f"{key}_mean", "collapsed"]].dropna(subset=[f"{key}_mean"])
         if values.empty:
             continue
         values = values.sort_values([f"{key}_mean", "model"], ascending=[side == "lower", True], kind="mergesort")
-        ranked = [(str(m), float(v)) for m, v in values.itertuples(index=False)]
-        (model, mean), second = ranked[0], ranked[1] if len(ranked) > 1 else None
+        ranked = [(str(m), float(v), bool(c)) for m, v, c in values.itertuples(index=False)]
+        (model, mean, collapsed), second = ranked[0], ranked[1] if len(ranked) > 1 else None
         first_seeds = board.samples.get((model, budget, key), ())
-        lead = Lead(key, model, mean, len(first_seeds))
+        lead = Lead(key, model, mean, len(first_seeds), collapsed)
         if second is not None:
             p = welch_p(first_seeds, board.samples.get((second[0], budget, key), ()))
-            lead = Lead(key, model, mean, len(first_seeds), second[0], second[1], p)
+            lead = Lead(key, model, mean, len(first_seeds), collapsed, second[0], second[1], p)
         best[key] = lead
     return best

@@ -12,6 +12,10 @@ pair's preference list that has a value in at least one finished run of the pair
 Reconstruction error alone is never preferred where more is measured: pixel fade reconstructs
 perfectly (0) and an identity-like autoencoder would rank first without interpolating well.
 
+Collapse: a model whose reconstructions barely vary with the input (`recon_spread_novel` below
+COLLAPSE_BELOW) is marked "collapsed" wherever it is named, since on sparse images (lines, the
+pole) a blank or mean output can score a low error and even win a column.
+
 Roles: `pixel-fade` (registry family "reference") and models that train on the novel domain
 (`wgan-gp-oracle`, the paper's upper bound) are listed and ranked like the others, but marked,
 and never named the winner of a metric.
@@ -44,10 +48,20 @@ METRICS = {
     "adm_smoothness": (LOWER, "path smoothness"),
     "adm_monotonicity": (HIGHER, "monotone steps (fraction)"),
     "adm_credibility": (HIGHER, "credibility P(novel)"),
+    "recon_spread_novel": (None, "recon spread / input spread, novel (collapse below 0.1)"),
     "noise_l2_mean": (None, "noise recon L2, mean over f"),
     "noise_l2_min": (None, "noise recon L2, min over f"),
     "domain_classifier_accuracy": (None, "domain classifier accuracy (%)"),
 }
+
+# A model whose novel-domain reconstructions spread less than this fraction of the inputs' spread
+# returns (nearly) one image for every input: its row is marked collapsed (metrics/reconstruction.py).
+COLLAPSE_KEY, COLLAPSE_BELOW = "recon_spread_novel", 0.1
+
+
+def is_collapsed(spread_mean) -> bool:
+    return spread_mean is not None and spread_mean == spread_mean and spread_mean < COLLAPSE_BELOW
+
 
 HEADLINE_PREFERENCES = {
     "two-domain": ("fid", "fid_domain", "recon_l2_novel"),

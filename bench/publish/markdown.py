@@ -14,11 +14,16 @@ import pandas as pd
 from bench import data as data_layer
 from bench.publish.aggregate import SIGNIFICANCE, Board, Lead, best_by_metric
 from bench.publish.collect import FINISHED
-from bench.publish.columns import arrow, direction, label
+from bench.publish.columns import COLLAPSE_BELOW, COMPETITOR, arrow, direction, label
 from bench.publish.paper import PAPER
 
 DASH = "–"
 ROLE_NOTE = {"reference": "reference", "oracle": "oracle"}
+COLLAPSED = "(collapsed)"
+COLLAPSE_NOTE = (
+    f"**{COLLAPSED}**: the model's novel-domain reconstructions spread less than {COLLAPSE_BELOW:g} of the inputs' spread "
+    "(`recon_spread_novel`): it returns nearly one image whatever the input, so its low errors do not mean it interpolates."
+)
 
 
 def fmt_value(value) -> str:
@@ -55,8 +60,9 @@ def _table(header: list, rows: list) -> str:
     return "\n".join(lines)
 
 
-def _model_cell(model: str, role: str) -> str:
-    return f"{model} *({ROLE_NOTE[role]})*" if role in ROLE_NOTE else model
+def _model_cell(model: str, role: str, collapsed: bool = False) -> str:
+    text = f"{model} *({ROLE_NOTE[role]})*" if role in ROLE_NOTE else model
+    return text + (f" **{COLLAPSED}**" if collapsed else "")
 
 
 def _seed_cell(row) -> str:
@@ -99,7 +105,7 @@ def budget_section(board: Board, runs, budget: str, published: dict, plots: list
     header = ["#", "model", "seeds"] + [f"{k} {arrow(k)}".strip() for k in keys] + ["train s"]
     rows = []
     for rank, (_, row) in enumerate(table.iterrows(), start=1):
-        cells = [str(rank), _model_cell(row["model"], row["role"]), _seed_cell(row)]
+        cells = [str(rank), _model_cell(row["model"], row["role"], bool(row["collapsed"])), _seed_cell(row)]
         cells += [fmt_mean_ci(row[f"{k}_mean"], row[f"{k}_ci95"]) for k in keys]
         cells.append(fmt_value(row["train_seconds_mean"]))
         rows.append(cells)
@@ -111,6 +117,8 @@ def budget_section(board: Board, runs, budget: str, published: dict, plots: list
         "(no learning); *oracle*: trained on the novel domain. Column definitions: the README's metrics table."
     )
     parts.append("")
+    if table["collapsed"].any():
+        parts += [COLLAPSE_NOTE, ""]
 
     best = best_by_metric(board, budget)
     if best:
@@ -122,7 +130,7 @@ def budget_section(board: Board, runs, budget: str, published: dict, plots: list
             "",
         ]
         rows = [
-            [f"{k} {arrow(k)}", lead.model, fmt_value(lead.mean), lead.runner_up or DASH, fmt_value(lead.runner_up_mean) if lead.runner_up else DASH, lead_verdict(lead)]
+            [f"{k} {arrow(k)}", _model_cell(lead.model, COMPETITOR, lead.collapsed), fmt_value(lead.mean), lead.runner_up or DASH, fmt_value(lead.runner_up_mean) if lead.runner_up else DASH, lead_verdict(lead)]
             for k, lead in best.items()
         ]
         parts.append(_table(["metric", "best model", "mean", "runner-up", "runner-up mean", "ahead?"], rows))
@@ -186,7 +194,7 @@ def pair_readme(board: Board, runs, published: dict, plots: dict, extra_files: l
 
 def index_readme(boards: dict, runs_by_pair: dict, extra_links: list) -> str:
     """boards: {pair: Board}. One row per pair and budget: headline metric and its winner."""
-    rows = []
+    rows, any_collapsed = [], False
     for pair, board in boards.items():
         spec = data_layer.get_pair(pair)
         runs = runs_by_pair[pair]
@@ -194,6 +202,7 @@ def index_readme(boards: dict, runs_by_pair: dict, extra_links: list) -> str:
             finished = [r for r in runs if r.budget == budget and r.status == FINISHED]
             total = [r for r in runs if r.budget == budget]
             best = best_by_metric(board, budget).get(board.headline) if board.headline else None
+            any_collapsed |= bool(best and best.collapsed)
             rows.append(
                 [
                     f"[{pair}]({pair}/README.md)",
@@ -201,7 +210,7 @@ def index_readme(boards: dict, runs_by_pair: dict, extra_links: list) -> str:
                     f"`{budget}`",
                     f"{len(finished)} / {len(total)}",
                     f"{board.headline} {arrow(board.headline)}" if board.headline else DASH,
-                    best.model if best else DASH,
+                    _model_cell(best.model, COMPETITOR, best.collapsed) if best else DASH,
                     fmt_value(best.mean) if best else DASH,
                     lead_verdict(best) if best else DASH,
                     ", ".join(sorted({str(r.record.get("device", "?")) for r in finished})) or DASH,
@@ -223,6 +232,8 @@ def index_readme(boards: dict, runs_by_pair: dict, extra_links: list) -> str:
         "ground-truth MSE for `pole`, ACAI's mean distance for `lines` (see `bench/publish/columns.py`).",
         "",
     ]
+    if any_collapsed:
+        parts += [COLLAPSE_NOTE, ""]
     for name, caption in extra_links:
         parts += [f"- [{caption}]({name})"]
     if extra_links:

@@ -37,7 +37,7 @@ def test_a_skipped_metric_warns_once_and_the_others_still_run(tmp_path, monkeypa
     _install(monkeypatch, "needs_weights", broken)
     warnings = []
     results, skipped = evaluate(_context(tmp_path, warnings), ["recon", "needs_weights"])
-    assert set(results) == {"recon_l2_train", "recon_l2_novel"}
+    assert set(results) == {"recon_l2_train", "recon_l2_novel", "recon_spread_novel"}
     assert skipped == {"needs_weights": "weights file /x/y.pth is missing; put it there"}
     assert len(warnings) == 1 and "needs_weights" in warnings[0] and "/x/y.pth" in warnings[0]
 
@@ -95,7 +95,7 @@ def finished_lines_run(tmp_path_factory):
 def test_bench_evaluate_merges_new_values_into_the_run(finished_lines_run):
     root, run_dir = finished_lines_run
     before = json.loads((run_dir / "metrics.json").read_text())
-    assert set(before["metrics"]) == {"recon_l2_train", "recon_l2_novel"}
+    assert set(before["metrics"]) == {"recon_l2_train", "recon_l2_novel", "recon_spread_novel"}
     result = CliRunner().invoke(cli, ["evaluate", str(run_dir), "--metrics", "recon", "--data-dir", str(root / "data")],
                                 env={"BENCH_CACHE_DIR": str(root / "cache")})
     assert result.exit_code == 0, result.output

@@ -80,6 +80,7 @@ def make_runs(root):
                 "perfect_distance_to_a_mean": [30 * a for a in ALPHAS], "perfect_distance_to_b_mean": [30 * (1 - a) for a in ALPHAS],
             }  # fmt: skip
             metrics = {"gt_mse_mean": _entry(mse, gt), "alpha_error_median": _entry(0.05 * seed, alpha), "recon_l2_novel": _entry(1.0 + seed)}
+            metrics["recon_spread_novel"] = _entry(1.0 if model == "pixel-fade" else 0.01 * (seed + 1))  # the ae collapsed
             _write_run(root, "pole", model, seed, _finished(metrics, seed))
     (Path(root) / "lb").mkdir()  # not a pair: ignored
     pd.DataFrame(
@@ -133,8 +134,8 @@ def test_welch_comparison_of_the_best_two_models():
     assert welch_p([50.0, 53.0], [60.0, 62.0, 67.0]) == pytest.approx(stats.ttest_ind([50, 53], [60, 62, 67], equal_var=False).pvalue)
     assert welch_p([1.0], [2.0, 3.0]) is None  # one seed: no spread, no test
     assert welch_p([2.0, 2.0], [3.0, 3.0]) == 0.0 and welch_p([2.0, 2.0], [2.0, 2.0]) == 1.0  # spread-free samples
-    assert lead_verdict(Lead("fid", "ae", 1.0, 3, "vae", 2.0, 0.2)) == "no vs vae (Welch p = 0.2)"
-    assert lead_verdict(Lead("fid", "ae", 1.0, 1, "vae", 2.0, None)) == "untested vs vae (needs 2+ seeds each)"
+    assert lead_verdict(Lead("fid", "ae", 1.0, 3, runner_up="vae", runner_up_mean=2.0, p_value=0.2)) == "no vs vae (Welch p = 0.2)"
+    assert lead_verdict(Lead("fid", "ae", 1.0, 1, runner_up="vae", runner_up_mean=2.0)) == "untested vs vae (needs 2+ seeds each)"
 
 
 def test_mean_ci_edge_cases():
@@ -172,10 +173,16 @@ def test_readme_puts_paper_numbers_beside_ours_and_names_the_winner(published):
     # pixel fade has the lowest FID but is a reference: augintae wins
     # augintae [50, 53] vs ae [60, 62, 67]: Welch p = 0.021, ahead beyond seed noise
     assert "| [omniglot](omniglot/README.md) | omniglot-background → omniglot-evaluation | `quick` | 6 / 8 | fid ↓ | augintae | 51.5 | yes vs ae (Welch p = 0.021) |" in index
-    assert "| [pole](pole/README.md) | pole → pole | `quick` | 4 / 4 | gt_mse_mean ↓ | ae | 0.0045 | only model measured |" in index
+    # the pole ae returns one image whatever the input: named, but marked
+    assert "| [pole](pole/README.md) | pole → pole | `quick` | 4 / 4 | gt_mse_mean ↓ | ae **(collapsed)** | 0.0045 | only model measured |" in index
+    assert "it returns nearly one image whatever the input" in index
     readme = (published["out"] / "omniglot" / "README.md").read_text()
     # recon: ae [3.0, 3.2, 3.4] vs augintae [4.0, 4.4]: better mean, but two seeds leave it within noise
     assert "| recon_l2_novel ↓ | ae | 3.2 | augintae | 4.2 | no vs augintae (Welch p = 0.066) |" in readme
+    assert "collapsed" not in readme  # no spread recorded: nothing is marked
+    pole = (published["out"] / "pole" / "README.md").read_text()
+    assert re.search(r"\| 2 \| ae \*\*\(collapsed\)\*\* \| 3 \| 0\.0045 ± 0\.0012 \|", pole)
+    assert "| pixel-fade *(reference)* | 1 |" in pole and pole.count("**(collapsed)**") >= 3  # table row, note, best-per-metric
     assert "[Speed figures (`bench perf`)](perf.md)" in index
 
 
