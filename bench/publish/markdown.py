@@ -8,6 +8,7 @@ is rounded to two significant digits of its CI; a single seed shows 4 significan
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import pandas as pd
 
@@ -192,8 +193,18 @@ def pair_readme(board: Board, runs, published: dict, plots: dict, extra_files: l
     return "\n".join(parts)
 
 
-def index_readme(boards: dict, runs_by_pair: dict, extra_links: list) -> str:
-    """boards: {pair: Board}. One row per pair and budget: headline metric and its winner."""
+def wins_by_model(best: dict) -> str:
+    """'ae: fid, recon_l2_novel; vae: adm_monotonicity' from best_by_metric's {metric: Lead}."""
+    wins = {}
+    for key, lead in best.items():
+        wins.setdefault(_model_cell(lead.model, COMPETITOR, lead.collapsed), []).append(f"`{key}`")
+    return "; ".join(f"{model}: {', '.join(keys)}" for model, keys in wins.items())
+
+
+def index_readme(boards: dict, runs_by_pair: dict, extra_links: list, figures: Optional[dict] = None) -> str:
+    """boards: {pair: Board}. One row per pair and budget: headline metric and its winner; then per
+    pair, which model is best on which metric and the pair's headline plot and image grid
+    (figures: {pair: [(path relative to the index, caption)]})."""
     rows, any_collapsed = [], False
     for pair, board in boards.items():
         spec = data_layer.get_pair(pair)
@@ -234,6 +245,13 @@ def index_readme(boards: dict, runs_by_pair: dict, extra_links: list) -> str:
     ]
     if any_collapsed:
         parts += [COLLAPSE_NOTE, ""]
+    for pair, board in boards.items():
+        parts += [f"## [{pair}]({pair}/README.md)", ""]
+        for budget in board.budgets():
+            wins = wins_by_model(best_by_metric(board, budget))
+            parts += [f"Best per metric at `{budget}` (competitors only): {wins or 'nothing measured yet'}.", ""]
+        for path, caption in (figures or {}).get(pair, []):
+            parts += [f"![{caption}]({path})", ""]
     for name, caption in extra_links:
         parts += [f"- [{caption}]({name})"]
     if extra_links:

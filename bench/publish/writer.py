@@ -146,6 +146,21 @@ def swap_in(staging: Path, out_dir: Path, names: list) -> None:
         raise BenchError(f"Cannot replace files in {out_dir}: {exc.strerror or exc}. The previous files were kept; make the folder writable and run the same command again.") from None
 
 
+INDEX_FIGURES = (("headline", "headline metric per model"), ("interpolations", "novel-domain interpolations (AugIntAE Figure 5)"))
+
+
+def _index_figures(boards: dict, staging: Path) -> dict:
+    """{pair: [(pair/<file>, caption)]}: the headline plot and interpolation grid the index shows."""
+    shown = {}
+    for pair, board in boards.items():
+        for budget in board.budgets():
+            for kind, caption in INDEX_FIGURES:
+                name = f"{kind}_{_slug(budget)}.png"
+                if (staging / pair / name).is_file():
+                    shown.setdefault(pair, []).append((f"{pair}/{name}", f"{pair}, {budget}: {caption}"))
+    return shown
+
+
 def _publish(runs_dir, out_dir, pairs: list, index: bool, images: Optional[ImageOptions], echo) -> list:
     runs_dir = check_runs_dir(runs_dir)
     scanned = {pair: scan_pair(runs_dir, pair) for pair in pairs}  # every input error before anything is written
@@ -160,7 +175,7 @@ def _publish(runs_dir, out_dir, pairs: list, index: bool, images: Optional[Image
             names = list(scanned)
             if index:
                 links = [(name, caption) for name, caption in (("perf.md", "Speed figures (`bench perf`)"),) if (out_dir / name).is_file()]
-                _write_text(staging / INDEX, index_readme(boards, scanned, links))
+                _write_text(staging / INDEX, index_readme(boards, scanned, links, _index_figures(boards, staging)))
                 names.append(INDEX)
             swap_in(staging, out_dir, names)
         finally:

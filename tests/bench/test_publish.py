@@ -176,6 +176,10 @@ def test_readme_puts_paper_numbers_beside_ours_and_names_the_winner(published):
     # the pole ae returns one image whatever the input: named, but marked
     assert "| [pole](pole/README.md) | pole → pole | `quick` | 4 / 4 | gt_mse_mean ↓ | ae **(collapsed)** | 0.0045 | only model measured |" in index
     assert "it returns nearly one image whatever the input" in index
+    # who wins which metric, and the pair's headline plot, on the index page itself
+    assert "Best per metric at `quick` (competitors only): augintae: `fid`, `adm_monotonicity`; ae: `recon_l2_novel`." in index
+    assert "![omniglot, quick: headline metric per model](omniglot/headline_quick.png)" in index
+    assert (published["out"] / "omniglot" / "headline_quick.png").is_file()
     readme = (published["out"] / "omniglot" / "README.md").read_text()
     # recon: ae [3.0, 3.2, 3.4] vs augintae [4.0, 4.4]: better mean, but two seeds leave it within noise
     assert "| recon_l2_novel ↓ | ae | 3.2 | augintae | 4.2 | no vs augintae (Welch p = 0.066) |" in readme
