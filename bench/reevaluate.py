@@ -3,7 +3,8 @@
 The run's budget is rebuilt from its config.json (fields a newer suite added take the named
 budget's current values, so an old `smoke` run is not suddenly scored with paper-sized samples).
 New values replace old ones key by key in metrics.json (written atomically); the leaderboard row
-of the run is replaced when a leaderboard folder is given.
+of the run is replaced when a leaderboard folder is given. The run directory's lock is held
+meanwhile, so an evaluation and a `bench run` of the same run fail fast instead of interleaving.
 """
 
 from __future__ import annotations
@@ -24,10 +25,17 @@ from bench.loading import METRICS_FILE, load_run
 def reevaluate(run_dir, metric_names: Optional[list], opts, encoder: str, echo, leaderboard_dir=None) -> dict:
     """Compute `metric_names` (None: all that apply) for the finished run in `run_dir`;
     returns the new {key: entry}. `opts` supplies device, data_dir, cache_dir, pairing, require_fid."""
-    from bench.runner import _row, metric_context  # the runner owns how a context is built
+    from bench.runner import lock_run_dir  # the runner owns the run-directory lock
 
     run_dir = Path(run_dir)
     model, record = load_run(run_dir, device=opts.device, plugins=getattr(opts, "plugins", ()))
+    with lock_run_dir(run_dir):  # a `bench run --force` retraining this run must not interleave
+        return _reevaluate_locked(run_dir, model, record, metric_names, opts, encoder, echo, leaderboard_dir)
+
+
+def _reevaluate_locked(run_dir: Path, model, record: dict, metric_names, opts, encoder: str, echo, leaderboard_dir) -> dict:
+    from bench.runner import _row, metric_context
+
     metrics_path = run_dir / METRICS_FILE
     try:
         payload = json.loads(metrics_path.read_text())

@@ -144,8 +144,8 @@ def lock_run_dir(run_dir: Path):
         f"the run directory {run_dir}",
         "Pass an --out folder you can write to.",
         busy=(
-            f"{run_dir} is in use by another `bench run` ({{holder}}); two processes must not train the same run. "
-            "Wait for that one to finish (the same command then reuses its result), or pass another --out folder."
+            f"{run_dir} is in use by another `bench run` or `bench evaluate` ({{holder}}); two processes must not "
+            "write the same run. Wait for that one to finish (the same command then reuses its result), or pass another --out folder."
         ),
     )
 

@@ -13,6 +13,7 @@ from bench.budgets import BUDGETS
 from bench.cli import cli
 from bench.evaluate import evaluate
 from bench.budgets import budget_from_record
+from bench.runner import lock_run_dir
 from metrics import base as metric_base
 from metrics.base import MetricContext, MetricSkipped, MetricSpec, MetricValue
 from models import registry
@@ -90,6 +91,16 @@ def finished_lines_run(tmp_path_factory):
     )
     assert result.exit_code == 0, result.output
     return root, root / "runs" / "lines" / "ae" / "seed0"
+
+
+def test_bench_evaluate_of_a_run_another_process_holds_fails_at_once_and_writes_nothing(finished_lines_run):
+    root, run_dir = finished_lines_run
+    before = (run_dir / "metrics.json").read_bytes()
+    with lock_run_dir(run_dir):  # this test process is the `bench run --force` retraining it
+        result = CliRunner().invoke(cli, ["evaluate", str(run_dir), "--metrics", "recon", "--data-dir", str(root / "data")],
+                                    env={"BENCH_CACHE_DIR": str(root / "cache")})
+    assert result.exit_code == 2 and f"{run_dir} is in use by another `bench run` or `bench evaluate`" in result.output
+    assert (run_dir / "metrics.json").read_bytes() == before
 
 
 def test_bench_evaluate_merges_new_values_into_the_run(finished_lines_run):

@@ -174,7 +174,7 @@ def test_a_second_process_on_a_busy_run_directory_fails_at_once_naming_the_holde
         result = bench("run", "--models", "ae", "--pair", "lines", "--budget", "smoke", "--no-progress", "--device", "cpu",
                        "--out", tmp_path / "runs", "--leaderboard-dir", tmp_path / "lb", cwd=tmp_path, timeout=180)  # fails, never waits
     assert result.returncode == 2, result.stderr
-    assert result.stderr.startswith(f"Error: {run_dir} is in use by another `bench run` (process {os.getpid()} on ")
+    assert result.stderr.startswith(f"Error: {run_dir} is in use by another `bench run` or `bench evaluate` (process {os.getpid()} on ")
     assert "Traceback" not in result.stderr
     assert files_under(run_dir) == [".lock"]  # no config.json, metrics.json or checkpoint
     assert not (tmp_path / "lb" / "lines.csv").exists()
@@ -195,7 +195,7 @@ def test_run_directory_lock_is_exclusive_and_released(tmp_path):
         thread.start()
         thread.join(60)
         assert not thread.is_alive(), "the second writer waited instead of failing at once"
-    assert len(outcome) == 1 and f"in use by another `bench run` (process {os.getpid()} on " in outcome[0]
+    assert len(outcome) == 1 and f"in use by another `bench run` or `bench evaluate` (process {os.getpid()} on " in outcome[0]
     with lock_run_dir(tmp_path / "run"):  # free again once the holder left
         pass
 
