@@ -146,6 +146,8 @@ def swap_in(staging: Path, out_dir: Path, names: list) -> None:
         raise BenchError(f"Cannot replace files in {out_dir}: {exc.strerror or exc}. The previous files were kept; make the folder writable and run the same command again.") from None
 
 
+# Hand-written pages in the --out folder that the index links when they exist (publish never writes them).
+INDEX_LINKS = (("reproduce.md", "How the checked-in results were produced (commands, budget, hardware)"), ("perf.md", "Speed figures (`bench perf`)"))
 INDEX_FIGURES = (("headline", "headline metric per model"), ("interpolations", "novel-domain interpolations (AugIntAE Figure 5)"))
 
 
@@ -174,7 +176,7 @@ def _publish(runs_dir, out_dir, pairs: list, index: bool, images: Optional[Image
                 boards[pair] = build_pair(runs_dir, pair, runs, staging / pair, previous, images, echo)
             names = list(scanned)
             if index:
-                links = [(name, caption) for name, caption in (("perf.md", "Speed figures (`bench perf`)"),) if (out_dir / name).is_file()]
+                links = [(name, caption) for name, caption in INDEX_LINKS if (out_dir / name).is_file()]
                 _write_text(staging / INDEX, index_readme(boards, scanned, links, _index_figures(boards, staging)))
                 names.append(INDEX)
             swap_in(staging, out_dir, names)

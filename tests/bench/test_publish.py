@@ -101,6 +101,7 @@ def published(tmp_path_factory):
     out = base / "leaderboards"
     out.mkdir()
     (out / "perf.md").write_text("# perf, written by someone else\n")
+    (out / "reproduce.md").write_text("# how, written by hand\n")
     (out / "perf.csv").write_text("figure,value\n")
     publish(runs, out, echo=lambda m: None)
     first = _snapshot(out)
@@ -188,6 +189,7 @@ def test_readme_puts_paper_numbers_beside_ours_and_names_the_winner(published):
     assert re.search(r"\| 2 \| ae \*\*\(collapsed\)\*\* \| 3 \| 0\.0045 ± 0\.0012 \|", pole)
     assert "| pixel-fade *(reference)* | 1 |" in pole and pole.count("**(collapsed)**") >= 3  # table row, note, best-per-metric
     assert "[Speed figures (`bench perf`)](perf.md)" in index
+    assert "- [How the checked-in results were produced (commands, budget, hardware)](reproduce.md)" in index
 
 
 def test_publish_is_deterministic_and_leaves_other_files_alone(published):
