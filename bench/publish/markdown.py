@@ -41,7 +41,9 @@ def fmt_mean_ci(mean, ci) -> str:
         return fmt_value(mean)
     if ci == 0:
         return f"{mean:.4g} ± 0"
-    decimals = min(10, max(0, 1 - math.floor(math.log10(abs(ci)))))
+    decimals = max(0, 1 - math.floor(math.log10(abs(ci))))
+    if decimals > 6:  # tiny values (a path smoothness of 1e-9) read better in e-notation
+        return f"{mean:.2g} ± {ci:.2g}"
     return f"{mean:.{decimals}f} ± {ci:.{decimals}f}"
 
 
