@@ -5,8 +5,8 @@ CI: Student t, half-width t_{0.975, n-1} * s / sqrt(n) with the sample standard 
 (ddof 1) over the seeds whose value is finite; undefined (NaN, an empty CSV cell) for one seed,
 where no spread can be estimated. The best competitor per metric is compared with the runner-up
 by Welch's two-sided t-test over their seeds (`Lead`), so a reader sees whether a win is more
-than seed noise; with fewer than two seeds on either side no test is made. Only finished runs enter means; diverged, failed and incomplete
-runs are counted (n_failed, n_incomplete) so a model that diverged on every seed still has its row.
+than seed noise; with fewer than two seeds on either side no test is made. Only finished runs
+enter means; diverged, failed and incomplete runs are counted (n_failed, n_incomplete) so a model that diverged on every seed still has its row.
 Runs of different budgets never share a row. Seeds of one (model, budget) that differ in
 configuration are averaged but listed in `config_hashes`, so the mix is visible.
 """
@@ -151,9 +151,9 @@ def best_by_metric(board: Board, budget: str) -> dict:
         ranked = [(str(m), float(v), bool(c)) for m, v, c in values.itertuples(index=False)]
         (model, mean, collapsed), second = ranked[0], ranked[1] if len(ranked) > 1 else None
         first_seeds = board.samples.get((model, budget, key), ())
-        lead = Lead(key, model, mean, len(first_seeds), collapsed)
+        runner_up, runner_up_mean, p = None, math.nan, None
         if second is not None:
-            p = welch_p(first_seeds, board.samples.get((second[0], budget, key), ()))
-            lead = Lead(key, model, mean, len(first_seeds), collapsed, second[0], second[1], p)
-        best[key] = lead
+            runner_up, runner_up_mean = second[0], second[1]
+            p = welch_p(first_seeds, board.samples.get((runner_up, budget, key), ()))
+        best[key] = Lead(key, model, mean, len(first_seeds), collapsed, runner_up, runner_up_mean, p)
     return best
