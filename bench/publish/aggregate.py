@@ -110,7 +110,6 @@ class Lead:
     metric: str
     model: str
     mean: float
-    n_seeds: int
     collapsed: bool = False
     runner_up: Optional[str] = None
     runner_up_mean: float = math.nan
@@ -155,5 +154,5 @@ def best_by_metric(board: Board, budget: str) -> dict:
         if second is not None:
             runner_up, runner_up_mean = second[0], second[1]
             p = welch_p(first_seeds, board.samples.get((runner_up, budget, key), ()))
-        best[key] = Lead(key, model, mean, len(first_seeds), collapsed, runner_up, runner_up_mean, p)
+        best[key] = Lead(key, model, mean, collapsed, runner_up, runner_up_mean, p)
     return best

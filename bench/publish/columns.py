@@ -23,6 +23,7 @@ and never named the winner of a metric.
 
 from __future__ import annotations
 
+import math
 from typing import Iterable, Optional
 
 from bench import data as data_layer
@@ -60,7 +61,7 @@ COLLAPSE_KEY, COLLAPSE_BELOW = "recon_spread_novel", 0.1
 
 
 def is_collapsed(spread_mean) -> bool:
-    return spread_mean is not None and spread_mean == spread_mean and spread_mean < COLLAPSE_BELOW
+    return spread_mean is not None and math.isfinite(spread_mean) and spread_mean < COLLAPSE_BELOW
 
 
 HEADLINE_PREFERENCES = {

@@ -207,14 +207,15 @@ def index_readme(boards: dict, runs_by_pair: dict, extra_links: list, figures: O
     """boards: {pair: Board}. One row per pair and budget: headline metric and its winner; then per
     pair, which model is best on which metric and the pair's headline plot and image grid
     (figures: {pair: [(path relative to the index, caption)]})."""
-    rows, any_collapsed = [], False
+    rows, any_collapsed, leads = [], False, {}
     for pair, board in boards.items():
         spec = data_layer.get_pair(pair)
         runs = runs_by_pair[pair]
         for budget in board.budgets():
             finished = [r for r in runs if r.budget == budget and r.status == FINISHED]
             total = [r for r in runs if r.budget == budget]
-            best = best_by_metric(board, budget).get(board.headline) if board.headline else None
+            leads[(pair, budget)] = best_by_metric(board, budget)
+            best = leads[(pair, budget)].get(board.headline) if board.headline else None
             any_collapsed |= bool(best and best.collapsed)
             rows.append(
                 [
@@ -250,7 +251,7 @@ def index_readme(boards: dict, runs_by_pair: dict, extra_links: list, figures: O
     for pair, board in boards.items():
         parts += [f"## [{pair}]({pair}/README.md)", ""]
         for budget in board.budgets():
-            wins = wins_by_model(best_by_metric(board, budget))
+            wins = wins_by_model(leads[(pair, budget)])
             parts += [f"Best per metric at `{budget}` (competitors only): {wins or 'nothing measured yet'}.", ""]
         for path, caption in (figures or {}).get(pair, []):
             parts += [f"![{caption}]({path})", ""]

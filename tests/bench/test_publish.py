@@ -135,8 +135,8 @@ def test_welch_comparison_of_the_best_two_models():
     assert welch_p([50.0, 53.0], [60.0, 62.0, 67.0]) == pytest.approx(stats.ttest_ind([50, 53], [60, 62, 67], equal_var=False).pvalue)
     assert welch_p([1.0], [2.0, 3.0]) is None  # one seed: no spread, no test
     assert welch_p([2.0, 2.0], [3.0, 3.0]) == 0.0 and welch_p([2.0, 2.0], [2.0, 2.0]) == 1.0  # spread-free samples
-    assert lead_verdict(Lead("fid", "ae", 1.0, 3, runner_up="vae", runner_up_mean=2.0, p_value=0.2)) == "no vs vae (Welch p = 0.2)"
-    assert lead_verdict(Lead("fid", "ae", 1.0, 1, runner_up="vae", runner_up_mean=2.0)) == "untested vs vae (needs 2+ seeds each)"
+    assert lead_verdict(Lead("fid", "ae", 1.0, runner_up="vae", runner_up_mean=2.0, p_value=0.2)) == "no vs vae (Welch p = 0.2)"
+    assert lead_verdict(Lead("fid", "ae", 1.0, runner_up="vae", runner_up_mean=2.0)) == "untested vs vae (needs 2+ seeds each)"
 
 
 def test_mean_ci_edge_cases():
