@@ -84,6 +84,17 @@ def _hardware(runs, budget: str) -> str:
     return text
 
 
+MAX_LISTED_VERSIONS = 3
+
+
+def _code_versions(finished) -> str:
+    """The code versions behind a budget's runs: listed when few, else counted (runs.csv has each run's)."""
+    versions = sorted({str(r.record.get("code_version", "?")) for r in finished})
+    if len(versions) > MAX_LISTED_VERSIONS:
+        return f"{len(versions)} code versions (each run's is in runs.csv)"
+    return "code " + (", ".join(f"`{v}`" for v in versions) or "?")
+
+
 def _budget_description(runs, budget: str) -> str:
     for r in runs:
         b = r.record.get("budget")
@@ -96,12 +107,11 @@ def budget_section(board: Board, runs, budget: str, published: dict, plots: list
     table = board.for_budget(budget)
     keys = [k for k in board.metrics if table[f"{k}_mean"].notna().any()]
     finished = [r for r in runs if r.budget == budget and r.status == FINISHED]
-    versions = sorted({str(r.record.get("code_version", "?")) for r in finished})
     parts = [f"## Budget `{budget}`", ""]
     description = _budget_description(runs, budget)
     parts.append(
         f"{len(finished)} finished runs of {table['model'].nunique()} models; {_hardware(runs, budget)}; "
-        f"code {', '.join(f'`{v}`' for v in versions) or '?'}."
+        f"{_code_versions(finished)}."
         + (f" Budget: {description}." if description else "")
     )
     parts.append("")

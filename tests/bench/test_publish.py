@@ -242,6 +242,22 @@ def test_leaderboard_of_one_pair_writes_only_its_folder(published, tmp_path):
     assert (tmp_path / "lb" / "pole" / "leaderboard.csv").read_bytes() == published["first"]["pole/leaderboard.csv"]
 
 
+def test_code_versions_are_listed_when_few_and_counted_when_many(tmp_path):
+    runs = tmp_path / "runs"
+    for seed in range(5):
+        run_dir = _write_run(runs, "omniglot", "ae", seed, _finished({"fid": _entry(50.0 + seed)}, seed))
+        record = json.loads((run_dir / "config.json").read_text())
+        record["code_version"] = f"0.1.0+g{seed}"
+        (run_dir / "config.json").write_text(json.dumps(record))
+    publish_pair(runs, "omniglot", tmp_path / "many", echo=lambda m: None)
+    text = (tmp_path / "many" / "omniglot" / "README.md").read_text()
+    assert "5 code versions (each run's is in runs.csv)" in text and "`0.1.0+g3`" not in text
+    for seed in range(2, 5):
+        shutil.rmtree(runs / "omniglot" / "ae" / f"seed{seed}")
+    publish_pair(runs, "omniglot", tmp_path / "few", echo=lambda m: None)
+    assert "code `0.1.0+g0`, `0.1.0+g1`." in (tmp_path / "few" / "omniglot" / "README.md").read_text()
+
+
 @pytest.mark.parametrize(
     "case, message",
     [
