@@ -6,7 +6,8 @@ CI: Student t, half-width t_{0.975, n-1} * s / sqrt(n) with the sample standard 
 where no spread can be estimated. The best competitor per metric is compared with the runner-up
 by Welch's two-sided t-test over their seeds (`Lead`), so a reader sees whether a win is more
 than seed noise; with fewer than two seeds on either side no test is made. Only finished runs
-enter means; diverged, failed and incomplete runs are counted (n_failed, n_incomplete) so a model that diverged on every seed still has its row.
+enter means; diverged, failed and incomplete runs are counted (n_failed, n_incomplete) so a
+model that diverged on every seed still has its row.
 Runs of different budgets never share a row. Seeds of one (model, budget) that differ in
 configuration are averaged but listed in `config_hashes`, so the mix is visible.
 """

@@ -74,8 +74,8 @@ def _seed_cell(row) -> str:
     return text + (f" (+{', '.join(extra)})" if extra else "")
 
 
-def _hardware(runs, budget: str) -> str:
-    finished = [r for r in runs if r.budget == budget and r.status == FINISHED]
+def _hardware(finished) -> str:
+    """Devices and torch versions of a budget's finished runs."""
     devices = sorted({str(r.record.get("device", "?")) for r in finished}) or ["?"]
     torches = sorted({str(r.record.get("versions", {}).get("torch", "?")) for r in finished if isinstance(r.record.get("versions"), dict)})
     text = "device " + ", ".join(f"`{d}`" for d in devices)
@@ -110,7 +110,7 @@ def budget_section(board: Board, runs, budget: str, published: dict, plots: list
     parts = [f"## Budget `{budget}`", ""]
     description = _budget_description(runs, budget)
     parts.append(
-        f"{len(finished)} finished runs of {table['model'].nunique()} models; {_hardware(runs, budget)}; "
+        f"{len(finished)} finished runs of {table['model'].nunique()} models; {_hardware(finished)}; "
         f"{_code_versions(finished)}."
         + (f" Budget: {description}." if description else "")
     )
