@@ -304,13 +304,15 @@ def evaluate_cmd(run_dir, metrics_spec, pairing, require_fid, encoder, device, d
 @click.option("--max-images", type=click.IntRange(min=1), default=2000, show_default=True, help="Test images per evaluation domain.")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
 @_data_dir_option
-def recon_matrix_cmd(run_dirs, out, max_images, device, data_dir):
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def recon_matrix_cmd(run_dirs, out, max_images, device, data_dir, no_progress):
     """Reconstruction L2 of trained runs on every domain of their image size (paper Table 1)."""
     from bench.devices import choose_device
     from bench.paths import default_data_dir
     from bench.recon_matrix import recon_matrix, write_table
 
-    table = recon_matrix(run_dirs, data_dir or default_data_dir(), choose_device(device), max_images, echo=click.echo)
+    table = recon_matrix(run_dirs, data_dir or default_data_dir(), choose_device(device), max_images, echo=click.echo,
+                         progress=not no_progress)
     write_table(table, out)
     click.echo("\n" + table.drop(columns=["run"]).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     click.echo(f"Wrote {out}")

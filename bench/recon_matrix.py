@@ -11,7 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+import sys
+
 import pandas as pd
+from tqdm.auto import tqdm
 
 from bench import data as data_layer
 from bench.atomic import atomic_path
@@ -32,7 +35,9 @@ def available_domains(image_shape, data_dir) -> list:
     return names
 
 
-def recon_matrix(run_dirs, data_dir, device, max_images: Optional[int] = 2000, echo=print) -> pd.DataFrame:
+def recon_matrix(run_dirs, data_dir, device, max_images: Optional[int] = 2000, echo=print, progress: bool = True) -> pd.DataFrame:
+    """One row per run: its reconstruction L2 on every available domain of its image size; a
+    progress bar over runs, since GAN rows invert every image (minutes on a CPU)."""
     loaded = [(Path(d), *load_run(d, device=device)) for d in run_dirs]
     shapes = {tuple(record["image_shape"]) for _, _, record in loaded}
     if len(shapes) > 1:
@@ -46,7 +51,9 @@ def recon_matrix(run_dirs, data_dir, device, max_images: Optional[int] = 2000, e
         spec = data_layer.get_domain(name)
         test_images[name] = spec.load(data_dir, max_train=1, max_test=max_images).test.images
     rows = []
-    for run_dir, model, record in loaded:
+    bar = tqdm(loaded, desc="recon matrix", unit="run", disable=not progress, leave=False, dynamic_ncols=True,
+               mininterval=0.5 if sys.stderr.isatty() else 30.0)
+    for run_dir, model, record in bar:
         model.configure_evaluation(budget_from_record(record))
         trained_on = data_layer.get_domain(data_layer.get_pair(record["pair"]).train).name
         if getattr(type(model), "trains_on", "train") == "novel":
@@ -54,7 +61,8 @@ def recon_matrix(run_dirs, data_dir, device, max_images: Optional[int] = 2000, e
         row = {"run": str(run_dir), "model": record["model"], "seed": record["seed"], "trained_on": trained_on}
         for name in columns:
             row[name] = reconstruction_l2(model, test_images[name])
-        echo(f"{record['model']} (trained on {trained_on}): " + ", ".join(f"{n} {row[n]:.2f}" for n in columns))
+        with tqdm.external_write_mode():
+            echo(f"{record['model']} (trained on {trained_on}): " + ", ".join(f"{n} {row[n]:.2f}" for n in columns))
         rows.append(row)
     return pd.DataFrame(rows, columns=["run", "model", "seed", "trained_on", *columns])
 

@@ -129,6 +129,15 @@ def test_bench_recon_matrix_matches_the_runs_own_reconstruction_metric(finished_
     assert table.loc[0, "lines"] == pytest.approx(recorded, rel=1e-3)
 
 
+@pytest.mark.parametrize("progress", [True, False])
+def test_recon_matrix_shows_a_progress_bar_over_runs_unless_told_not_to(finished_lines_run, capsys, progress):
+    from bench.recon_matrix import recon_matrix
+
+    root, run_dir = finished_lines_run
+    recon_matrix([run_dir], root / "data", torch.device("cpu"), max_images=16, echo=lambda line: None, progress=progress)
+    assert ("recon matrix" in capsys.readouterr().err) == progress
+
+
 @pytest.mark.parametrize("args", [["--metrics", "bogus"], ["--metrics", " , "]])
 def test_unknown_metrics_are_refused_before_anything_is_written(tmp_path, args):
     result = CliRunner().invoke(cli, ["run", "--models", "ae", "--pair", "lines", "--budget", "smoke", "--out", str(tmp_path / "runs"), *args])
