@@ -8,10 +8,9 @@ GANs reconstruct through their inversion (network + refinement with the run's bu
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
-
-import sys
 
 import pandas as pd
 from tqdm.auto import tqdm
