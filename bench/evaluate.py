@@ -10,13 +10,12 @@ warning; the other metrics still run. Leaderboards keep the value under the key'
 from __future__ import annotations
 
 import math
-import sys
 import time
 from typing import Optional
 
 import torch
-from tqdm.auto import tqdm
 
+from bench.progress import progress_bar
 from metrics.base import MetricContext, MetricSkipped, all_metrics, get_metrics
 
 ORACLE_SUFFIX = "_oracle"
@@ -30,8 +29,7 @@ def evaluate(ctx: MetricContext, names: Optional[list] = None) -> tuple:
     ctx.model.configure_evaluation(ctx.budget)
     suffix = ORACLE_SUFFIX if ctx.encoder == "oracle" else ""
     results, skipped = {}, {}
-    bar = tqdm(specs, desc=f"{ctx.model.name} metrics", disable=not ctx.progress, leave=False, dynamic_ncols=True,
-               mininterval=0.5 if sys.stderr.isatty() else 30.0)
+    bar = progress_bar(specs, desc=f"{ctx.model.name} metrics", enabled=ctx.progress)
     for spec in bar:
         bar.set_postfix_str(spec.name)
         if not spec.applies(ctx):

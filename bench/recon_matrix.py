@@ -8,7 +8,6 @@ GANs reconstruct through their inversion (network + refinement with the run's bu
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -19,6 +18,7 @@ from bench import data as data_layer
 from bench.atomic import atomic_path
 from bench.errors import BenchError
 from bench.loading import load_run
+from bench.progress import progress_bar
 from bench.budgets import budget_from_record
 from metrics.reconstruction import reconstruction_l2
 
@@ -50,8 +50,7 @@ def recon_matrix(run_dirs, data_dir, device, max_images: Optional[int] = 2000, e
         spec = data_layer.get_domain(name)
         test_images[name] = spec.load(data_dir, max_train=1, max_test=max_images).test.images
     rows = []
-    bar = tqdm(loaded, desc="recon matrix", unit="run", disable=not progress, leave=False, dynamic_ncols=True,
-               mininterval=0.5 if sys.stderr.isatty() else 30.0)
+    bar = progress_bar(loaded, desc="recon matrix", unit="run", enabled=progress)
     for run_dir, model, record in bar:
         model.configure_evaluation(budget_from_record(record))
         trained_on = data_layer.get_domain(data_layer.get_pair(record["pair"]).train).name

@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import torch
-from tqdm.auto import tqdm
 
 from bench.atomic import torch_save
 from bench.augment import AugmentationEngine
 from bench.errors import BenchError
+from bench.progress import progress_bar
 from models.base import TrainBatch
 
 CHECKPOINT_FORMAT = 1
@@ -196,16 +195,7 @@ class Trainer:
         last_finite: dict = history[-1]["losses"] if history else {}
         t0 = time.perf_counter()
         last_ckpt = t0
-        interactive = sys.stderr.isatty()
-        bar = tqdm(
-            total=total,
-            initial=start,
-            desc=self.desc,
-            disable=not self.progress,
-            dynamic_ncols=True,
-            leave=False,
-            mininterval=0.5 if interactive else 30.0,  # a log file gets a line every 30 s
-        )
+        bar = progress_bar(total=total, initial=start, desc=self.desc, enabled=self.progress)
         try:
             for step in range(start, total):
                 epoch, pos = divmod(step, steps_per_epoch)
