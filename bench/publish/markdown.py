@@ -16,6 +16,7 @@ from bench import data as data_layer
 from bench.publish.aggregate import SIGNIFICANCE, Board, Lead, best_by_metric
 from bench.publish.collect import FINISHED
 from bench.publish.columns import COLLAPSE_BELOW, COMPETITOR, arrow, direction, label
+from bench.publish.coverage import TARGET_SEEDS, coverage, coverage_cell, coverage_sentence
 from bench.publish.paper import PAPER
 
 DASH = "–"
@@ -103,7 +104,7 @@ def _budget_description(runs, budget: str) -> str:
     return ""
 
 
-def budget_section(board: Board, runs, budget: str, published: dict, plots: list) -> str:
+def budget_section(board: Board, runs, budget: str, published: dict, plots: list, registered: list) -> str:
     table = board.for_budget(budget)
     keys = [k for k in board.metrics if table[f"{k}_mean"].notna().any()]
     finished = [r for r in runs if r.budget == budget and r.status == FINISHED]
@@ -114,7 +115,7 @@ def budget_section(board: Board, runs, budget: str, published: dict, plots: list
         f"{_code_versions(finished)}."
         + (f" Budget: {description}." if description else "")
     )
-    parts.append("")
+    parts += ["", coverage_sentence(coverage(runs, budget, registered), budget), ""]
     header = ["#", "model", "seeds"] + [f"{k} {arrow(k)}".strip() for k in keys] + ["train s"]
     rows = []
     for rank, (_, row) in enumerate(table.iterrows(), start=1):
@@ -174,8 +175,9 @@ def budget_section(board: Board, runs, budget: str, published: dict, plots: list
     return "\n".join(parts)
 
 
-def pair_readme(board: Board, runs, published: dict, plots: dict, extra_files: list) -> str:
-    """plots: {budget: [(file name, caption)]}; extra_files: [(file name, caption)] not per budget."""
+def pair_readme(board: Board, runs, published: dict, plots: dict, extra_files: list, registered: list) -> str:
+    """plots: {budget: [(file name, caption)]}; extra_files: [(file name, caption)] not per budget;
+    registered: every registered model name (the coverage line lists those not run)."""
     spec = data_layer.get_pair(board.pair)
     statuses = pd.Series([r.status for r in runs]).value_counts().sort_index()
     counts = ", ".join(f"{n} {s}" for s, n in statuses.items())
@@ -190,7 +192,7 @@ def pair_readme(board: Board, runs, published: dict, plots: dict, extra_files: l
     if board.headline:
         parts += [f"Headline metric: `{board.headline}` ({label(board.headline)}, {direction(board.headline)} is better); the choice per pair is explained in `bench/publish/columns.py`.", ""]
     for budget in board.budgets():
-        parts += [budget_section(board, runs, budget, published, plots.get(budget, [])), ""]
+        parts += [budget_section(board, runs, budget, published, plots.get(budget, []), registered), ""]
     if extra_files:
         parts += ["## Across budgets", ""]
         for name, caption in extra_files:
@@ -213,10 +215,10 @@ def wins_by_model(best: dict) -> str:
     return "; ".join(f"{model}: {', '.join(keys)}" for model, keys in wins.items())
 
 
-def index_readme(boards: dict, runs_by_pair: dict, extra_links: list, figures: Optional[dict] = None) -> str:
-    """boards: {pair: Board}. One row per pair and budget: headline metric and its winner; then per
-    pair, which model is best on which metric and the pair's headline plot and image grid
-    (figures: {pair: [(path relative to the index, caption)]})."""
+def index_readme(boards: dict, runs_by_pair: dict, extra_links: list, registered: list, figures: Optional[dict] = None) -> str:
+    """boards: {pair: Board}. One row per pair and budget: how many registered models were run,
+    the headline metric and its winner; then per pair, which model is best on which metric and the
+    pair's headline plot and image grid (figures: {pair: [(path relative to the index, caption)]})."""
     rows, any_collapsed, leads = [], False, {}
     for pair, board in boards.items():
         spec = data_layer.get_pair(pair)
@@ -233,6 +235,7 @@ def index_readme(boards: dict, runs_by_pair: dict, extra_links: list, figures: O
                     f"{spec.train} → {spec.novel}",
                     f"`{budget}`",
                     f"{len(finished)} / {len(total)}",
+                    coverage_cell(coverage(runs, budget, registered)),
                     f"{board.headline} {arrow(board.headline)}" if board.headline else DASH,
                     _model_cell(best.model, COMPETITOR, best.collapsed) if best else DASH,
                     fmt_value(best.mean) if best else DASH,
@@ -247,11 +250,13 @@ def index_readme(boards: dict, runs_by_pair: dict, extra_links: list, figures: O
         "Each pair's README has the full table (mean ± 95% CI over seeds for every metric), the best model per metric,",
         "the AugIntAE paper's numbers beside ours where it gives them, plots and image grids.",
         "",
-        _table(["pair", "domains", "budget", "finished runs", "headline metric", "winner", "mean", "ahead of runner-up?", "hardware"], rows),
+        _table(["pair", "domains", "budget", "finished runs", "models run", "headline metric", "winner", "mean", "ahead of runner-up?", "hardware"], rows),
         "",
         "The winner is the best mean on the headline metric among competitors: pixel fade (a reference) and models "
         "trained on the novel domain (oracles) are ranked in each table but never named winner. "
         f"*Ahead of runner-up?*: Welch's two-sided t-test over seeds, p < {SIGNIFICANCE:g}; untested below two seeds each. "
+        "*Models run*: registered models with a finished run at that budget, and how many of them have "
+        f"{TARGET_SEEDS}+ seeds (each pair's README names the ones missing). "
         "Headline metrics: FID for two-domain pairs (else domain FID, else novel-domain reconstruction error), "
         "ground-truth MSE for `pole`, ACAI's mean distance for `lines` (see `bench/publish/columns.py`).",
         "",

@@ -31,6 +31,7 @@ from bench.publish import plots
 from bench.publish.aggregate import Board, leaderboard
 from bench.publish.collect import check_runs_dir, pairs_in, runs_table, scan_pair
 from bench.publish.markdown import index_readme, pair_readme
+from models import registry
 from bench.publish.paper import published_for
 
 try:  # POSIX; elsewhere publishes are not serialized
@@ -101,7 +102,7 @@ def build_pair(runs_dir: Path, pair: str, runs: list, target: Path, previous: Op
     matrix = plots.read_recon_matrix(Path(runs_dir) / pair / RECON_MATRIX_FILE)
     if plots.recon_matrix_heatmap(matrix, pair, target / "recon_matrix.png"):
         extra.append(("recon_matrix.png", f"reconstruction L2 across domains (AugIntAE Table 1), from {pair}/{RECON_MATRIX_FILE} in the runs folder"))
-    _write_text(target / "README.md", pair_readme(board, runs, published, figures, extra))
+    _write_text(target / "README.md", pair_readme(board, runs, published, figures, extra, registry.names()))
     return board
 
 
@@ -177,7 +178,7 @@ def _publish(runs_dir, out_dir, pairs: list, index: bool, images: Optional[Image
             names = list(scanned)
             if index:
                 links = [(name, caption) for name, caption in INDEX_LINKS if (out_dir / name).is_file()]
-                _write_text(staging / INDEX, index_readme(boards, scanned, links, _index_figures(boards, staging)))
+                _write_text(staging / INDEX, index_readme(boards, scanned, links, registry.names(), _index_figures(boards, staging)))
                 names.append(INDEX)
             swap_in(staging, out_dir, names)
         finally:

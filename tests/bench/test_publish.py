@@ -17,8 +17,11 @@ from bench.cli import cli
 from bench.errors import BenchError
 from bench.publish import columns, plots, publish, publish_pair
 from bench.publish.aggregate import Lead, mean_ci, welch_p
+from bench.publish.collect import scan_pair
 from bench.publish.markdown import fmt_mean_ci, lead_verdict
+from bench.publish.coverage import coverage
 from bench.publish.paper import PUBLISHED, published_for
+from models import registry
 
 FID = {"ae": [60.0, 62.0, 67.0], "augintae": [50.0, 53.0], "pixel-fade": [40.0]}
 RECON = {"ae": [3.0, 3.2, 3.4], "augintae": [4.0, 4.4], "pixel-fade": [0.0]}
@@ -174,9 +177,11 @@ def test_readme_puts_paper_numbers_beside_ours_and_names_the_winner(published):
     index = (published["out"] / "README.md").read_text()
     # pixel fade has the lowest FID but is a reference: augintae wins
     # augintae [50, 53] vs ae [60, 62, 67]: Welch p = 0.021, ahead beyond seed noise
-    assert "| [omniglot](omniglot/README.md) | omniglot-background → omniglot-evaluation | `quick` | 6 / 8 | fid ↓ | augintae | 51.5 | yes vs ae (Welch p = 0.021) |" in index
+    # models run: ae (3 seeds), augintae (2 finished), pixel-fade (1); wgan-gp's only run is incomplete
+    n = len(registry.names())
+    assert f"| [omniglot](omniglot/README.md) | omniglot-background → omniglot-evaluation | `quick` | 6 / 8 | 3 / {n} (1 at 3+ seeds) | fid ↓ | augintae | 51.5 | yes vs ae (Welch p = 0.021) |" in index
     # the pole ae returns one image whatever the input: named, but marked
-    assert "| [pole](pole/README.md) | pole → pole | `quick` | 4 / 4 | gt_mse_mean ↓ | ae **(collapsed)** | 0.0045 | only model measured |" in index
+    assert f"| [pole](pole/README.md) | pole → pole | `quick` | 4 / 4 | 2 / {n} (1 at 3+ seeds) | gt_mse_mean ↓ | ae **(collapsed)** | 0.0045 | only model measured |" in index
     assert "it returns nearly one image whatever the input" in index
     # who wins which metric, and the pair's headline plot, on the index page itself
     assert "Best per metric at `quick` (competitors only): augintae: `fid`, `adm_monotonicity`; ae: `recon_l2_novel`." in index
@@ -191,6 +196,24 @@ def test_readme_puts_paper_numbers_beside_ours_and_names_the_winner(published):
     assert "| pixel-fade *(reference)* | 1 |" in pole and pole.count("**(collapsed)**") >= 3  # table row, note, best-per-metric
     assert "[Speed figures (`bench perf`)](perf.md)" in index
     assert "- [How the checked-in results were produced (commands, budget, hardware)](reproduce.md)" in index
+
+
+def test_readme_names_the_registered_models_without_a_finished_run(published):
+    readme = (published["out"] / "omniglot" / "README.md").read_text()
+    n = len(registry.names())
+    assert f"Coverage at `quick`: 3 of {n} registered models have finished runs, 1 of them at 3 or more seeds." in readme
+    assert "Fewer seeds: pixel-fade (1), augintae (2)." in readme  # the diverged augintae seed does not count
+    missing = re.search(r"No finished run yet: ([^.]*)\.", readme).group(1).split(", ")
+    assert set(missing) == set(registry.names()) - {"ae", "augintae", "pixel-fade"}  # wgan-gp included: incomplete
+    assert missing.index("ae-gan") < missing.index("wgan-gp")  # plot order, not alphabetical
+
+
+def test_coverage_counts_a_plugin_model_that_was_run_but_is_not_registered_here(published):
+    runs = scan_pair(published["runs"], "omniglot")
+    runs[0].model = "my-plugin"
+    cov = coverage(runs, "quick", ["ae", "augintae", "vae"])
+    assert cov.registered == 5 and "my-plugin" in cov.run and cov.without_finished_run == ["vae"]
+    assert coverage(runs, "paper", ["ae"]).run == []  # another budget: nothing run
 
 
 def test_publish_is_deterministic_and_leaves_other_files_alone(published):
