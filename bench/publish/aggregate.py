@@ -115,6 +115,9 @@ class Lead:
     runner_up: Optional[str] = None
     runner_up_mean: float = math.nan
     p_value: Optional[float] = None  # Welch, two-sided; None when either side has fewer than 2 seeds
+    # when the best model collapsed (its low error is the mean image's): the best one that did not
+    uncollapsed: Optional[str] = None
+    uncollapsed_mean: float = math.nan
 
     @property
     def separated(self) -> Optional[bool]:
@@ -136,7 +139,8 @@ def welch_p(a, b) -> Optional[float]:
 def best_by_metric(board: Board, budget: str) -> dict:
     """{metric: Lead}: the best competitor (references and oracles excluded) per metric with a
     direction, on one budget, and the runner-up it is tested against; ties go to the first model
-    by name."""
+    by name. A collapsed leader is kept (it did score best) but the best non-collapsed model is
+    named beside it, since that is the one that interpolates."""
     table = board.for_budget(budget)
     table = table[table["role"] == COMPETITOR]
     best = {}
@@ -155,5 +159,7 @@ def best_by_metric(board: Board, budget: str) -> dict:
         if second is not None:
             runner_up, runner_up_mean = second[0], second[1]
             p = welch_p(first_seeds, board.samples.get((runner_up, budget, key), ()))
-        best[key] = Lead(key, model, mean, collapsed, runner_up, runner_up_mean, p)
+        working = [(m, v) for m, v, c in ranked if not c] if collapsed else []
+        uncollapsed, uncollapsed_mean = working[0] if working else (None, math.nan)
+        best[key] = Lead(key, model, mean, collapsed, runner_up, runner_up_mean, p, uncollapsed, uncollapsed_mean)
     return best

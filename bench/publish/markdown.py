@@ -69,6 +69,14 @@ def _model_cell(model: str, role: str, collapsed: bool = False) -> str:
     return text + (f" **{COLLAPSED}**" if collapsed else "")
 
 
+def _leader_cell(lead: Lead) -> str:
+    """The best model; when it collapsed, also the best one that did not, with its mean."""
+    text = _model_cell(lead.model, COMPETITOR, lead.collapsed)
+    if lead.uncollapsed:
+        text += f"; best not collapsed: {lead.uncollapsed} ({fmt_value(lead.uncollapsed_mean)})"
+    return text
+
+
 def _seed_cell(row) -> str:
     text = str(int(row["n_seeds"]))
     extra = [f"{int(row[c])} {w}" for c, w in (("n_failed", "failed/diverged"), ("n_incomplete", "incomplete")) if row[c]]
@@ -144,7 +152,7 @@ def budget_section(board: Board, runs, budget: str, published: dict, plots: list
             "",
         ]
         rows = [
-            [f"{k} {arrow(k)}", _model_cell(lead.model, COMPETITOR, lead.collapsed), fmt_value(lead.mean), lead.runner_up or DASH, fmt_value(lead.runner_up_mean) if lead.runner_up else DASH, lead_verdict(lead)]
+            [f"{k} {arrow(k)}", _leader_cell(lead), fmt_value(lead.mean), lead.runner_up or DASH, fmt_value(lead.runner_up_mean) if lead.runner_up else DASH, lead_verdict(lead)]
             for k, lead in best.items()
         ]
         parts.append(_table(["metric", "best model", "mean", "runner-up", "runner-up mean", "ahead?"], rows))
@@ -237,7 +245,7 @@ def index_readme(boards: dict, runs_by_pair: dict, extra_links: list, registered
                     f"{len(finished)} / {len(total)}",
                     coverage_cell(coverage(runs, budget, registered)),
                     f"{board.headline} {arrow(board.headline)}" if board.headline else DASH,
-                    _model_cell(best.model, COMPETITOR, best.collapsed) if best else DASH,
+                    _leader_cell(best) if best else DASH,
                     fmt_value(best.mean) if best else DASH,
                     lead_verdict(best) if best else DASH,
                     ", ".join(sorted({str(r.record.get("device", "?")) for r in finished})) or DASH,

@@ -216,6 +216,21 @@ def test_coverage_counts_a_plugin_model_that_was_run_but_is_not_registered_here(
     assert coverage(runs, "paper", ["ae"]).run == []  # another budget: nothing run
 
 
+def test_a_collapsed_winner_is_shown_with_the_best_model_that_did_not_collapse(tmp_path):
+    """On pole a model returning the mean scene scores a low ground-truth MSE; the reader must
+    also see which model that really moves the pole did best."""
+    for seed in range(2):
+        for model, mse, spread in (("vae", 0.0006, 0.02), ("aeai", 0.0010, 0.9), ("ae", 0.0030, 0.8)):
+            metrics = {"gt_mse_mean": _entry(mse + 0.0001 * seed), "recon_spread_novel": _entry(spread)}
+            _write_run(tmp_path / "runs", "pole", model, seed, _finished(metrics, seed))
+    publish(tmp_path / "runs", tmp_path / "out", echo=lambda m: None)
+    index = (tmp_path / "out" / "README.md").read_text()
+    assert "| gt_mse_mean ↓ | vae **(collapsed)**; best not collapsed: aeai (0.00105) | 0.00065 |" in index
+    readme = (tmp_path / "out" / "pole" / "README.md").read_text()
+    assert "| gt_mse_mean ↓ | vae **(collapsed)**; best not collapsed: aeai (0.00105) | 0.00065 | aeai |" in readme
+    assert index.count("best not collapsed") == 1  # the per-metric wins line names leaders only
+
+
 def test_publish_is_deterministic_and_leaves_other_files_alone(published):
     assert published["first"] == published["again"]  # CSVs, Markdown and PNGs, byte for byte
     assert {"omniglot/runs.csv", "omniglot/leaderboard.csv", "omniglot/README.md", "README.md"} <= published["first"].keys()
