@@ -3,7 +3,7 @@
 A leaderboard only ranks the models that were run, so a reader cannot tell from it alone whether
 a missing model lost or was never tried. The pair README and the index say it instead: the
 registered models with no finished run at that budget, and those with fewer than the seeds the
-suite's published results aim for (`TARGET_SEEDS`, the issue's "at least 3 seeds").
+checked-in leaderboards aim for (`TARGET_SEEDS`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ TARGET_SEEDS = 3
 
 @dataclass(frozen=True)
 class Coverage:
-    registered: int  # how many models are registered
+    registered: int  # registered models, plus any run model not registered here (a plug-in)
     run: list  # models with at least one finished run, in plot order
     without_finished_run: list  # registered models with no finished run (never run, incomplete or failed)
     few_seeds: dict  # model -> finished seeds, for models below TARGET_SEEDS

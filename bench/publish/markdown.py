@@ -185,7 +185,7 @@ def budget_section(board: Board, runs, budget: str, published: dict, plots: list
 
 def pair_readme(board: Board, runs, published: dict, plots: dict, extra_files: list, registered: list) -> str:
     """plots: {budget: [(file name, caption)]}; extra_files: [(file name, caption)] not per budget;
-    registered: every registered model name (the coverage line lists those not run)."""
+    registered: every registered model name (the coverage line lists those without a finished run)."""
     spec = data_layer.get_pair(board.pair)
     statuses = pd.Series([r.status for r in runs]).value_counts().sort_index()
     counts = ", ".join(f"{n} {s}" for s, n in statuses.items())
