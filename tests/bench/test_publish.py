@@ -18,8 +18,8 @@ from bench.errors import BenchError
 from bench.publish import columns, plots, publish, publish_pair
 from bench.publish.aggregate import Lead, mean_ci, welch_p
 from bench.publish.collect import scan_pair
-from bench.publish.markdown import fmt_mean_ci, lead_verdict
 from bench.publish.coverage import coverage
+from bench.publish.markdown import fmt_mean_ci, lead_verdict
 from bench.publish.paper import PUBLISHED, published_for
 from models import registry
 
