@@ -5,6 +5,7 @@ import json
 import math
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +139,10 @@ def test_welch_comparison_of_the_best_two_models():
     assert welch_p([50.0, 53.0], [60.0, 62.0, 67.0]) == pytest.approx(stats.ttest_ind([50, 53], [60, 62, 67], equal_var=False).pvalue)
     assert welch_p([1.0], [2.0, 3.0]) is None  # one seed: no spread, no test
     assert welch_p([2.0, 2.0], [3.0, 3.0]) == 0.0 and welch_p([2.0, 2.0], [2.0, 2.0]) == 1.0  # spread-free samples
+    spread = [0.89375, 0.960625, 0.98625]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one spread-free side: exact, so no precision warning
+        assert welch_p([1.0, 1.0, 1.0], spread) == pytest.approx(stats.ttest_1samp(spread, 1.0).pvalue)
     assert lead_verdict(Lead("fid", "ae", 1.0, runner_up="vae", runner_up_mean=2.0, p_value=0.2)) == "no vs vae (Welch p = 0.2)"
     assert lead_verdict(Lead("fid", "ae", 1.0, runner_up="vae", runner_up_mean=2.0)) == "untested vs vae (needs 2+ seeds each)"
 
