@@ -16,10 +16,10 @@ from tqdm.auto import tqdm
 
 from bench import data as data_layer
 from bench.atomic import atomic_path
+from bench.budgets import budget_from_record
 from bench.errors import BenchError
 from bench.loading import load_run
 from bench.progress import progress_bar
-from bench.budgets import budget_from_record
 from metrics.reconstruction import reconstruction_l2
 
 

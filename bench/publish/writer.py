@@ -31,8 +31,8 @@ from bench.publish import plots
 from bench.publish.aggregate import Board, leaderboard
 from bench.publish.collect import check_runs_dir, pairs_in, runs_table, scan_pair
 from bench.publish.markdown import index_readme, pair_readme
-from models import registry
 from bench.publish.paper import published_for
+from models import registry
 
 try:  # POSIX; elsewhere publishes are not serialized
     import fcntl
@@ -64,8 +64,9 @@ def _write_text(path: Path, text: str) -> None:
     path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
 
 
-def build_pair(runs_dir: Path, pair: str, runs: list, target: Path, previous: Optional[Path], images: Optional[ImageOptions], echo) -> Board:
-    """Write one pair's folder (`target`, created here) from its scanned runs."""
+def build_pair(runs_dir: Path, pair: str, runs: list, target: Path, previous: Optional[Path], images: Optional[ImageOptions], registered: list, echo) -> Board:
+    """Write one pair's folder (`target`, created here) from its scanned runs; `registered`: the
+    registered model names, for the README's coverage line."""
     target.mkdir()
     board = leaderboard(runs, pair)
     _write_csv(runs_table(runs), target / "runs.csv")
@@ -102,7 +103,7 @@ def build_pair(runs_dir: Path, pair: str, runs: list, target: Path, previous: Op
     matrix = plots.read_recon_matrix(Path(runs_dir) / pair / RECON_MATRIX_FILE)
     if plots.recon_matrix_heatmap(matrix, pair, target / "recon_matrix.png"):
         extra.append(("recon_matrix.png", f"reconstruction L2 across domains (AugIntAE Table 1), from {pair}/{RECON_MATRIX_FILE} in the runs folder"))
-    _write_text(target / "README.md", pair_readme(board, runs, published, figures, extra, registry.names()))
+    _write_text(target / "README.md", pair_readme(board, runs, published, figures, extra, registered))
     return board
 
 
@@ -171,14 +172,14 @@ def _publish(runs_dir, out_dir, pairs: list, index: bool, images: Optional[Image
     with _locked(out_dir):
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
         try:
-            boards = {}
+            boards, registered = {}, registry.names()
             for pair, runs in scanned.items():
                 previous = out_dir / pair if (out_dir / pair).is_dir() else None
-                boards[pair] = build_pair(runs_dir, pair, runs, staging / pair, previous, images, echo)
+                boards[pair] = build_pair(runs_dir, pair, runs, staging / pair, previous, images, registered, echo)
             names = list(scanned)
             if index:
                 links = [(name, caption) for name, caption in INDEX_LINKS if (out_dir / name).is_file()]
-                _write_text(staging / INDEX, index_readme(boards, scanned, links, registry.names(), _index_figures(boards, staging)))
+                _write_text(staging / INDEX, index_readme(boards, scanned, links, registered, _index_figures(boards, staging)))
                 names.append(INDEX)
             swap_in(staging, out_dir, names)
         finally:
