@@ -1,6 +1,8 @@
 """AEAI (Oring et al. 2021): the smoothness JVP, the cycle term and the grid against closed forms."""
 
 import math
+import subprocess
+import sys
 
 import torch
 from torch import nn
@@ -131,3 +133,15 @@ def test_train_step_logs_all_terms_and_latent_is_linear():
         z = model.encode(x)
         assert torch.allclose(z, model.encoder(x))
         assert torch.allclose(model.interpolate(z[:2], z[2:], 0.25), 0.75 * z[:2] + 0.25 * z[2:], atol=1e-5)
+
+
+def test_first_velocity_call_prints_no_torch_deprecation_warning():
+    # torch registers its JVP decompositions with the deprecated torch.jit.script on the first
+    # jvp of a process; a fresh interpreter is the only place that first call happens.
+    script = (
+        "import torch\n"
+        "from models.aeai import decode_with_velocity\n"
+        "decode_with_velocity(torch.nn.Linear(3, 2), torch.ones(4, 3), torch.ones(4, 3))\n"
+    )
+    done = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
