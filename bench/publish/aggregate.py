@@ -15,7 +15,6 @@ configuration are averaged but listed in `config_hashes`, so the mix is visible.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -128,17 +127,19 @@ class Lead:
 
 def welch_p(a, b) -> Optional[float]:
     """Two-sided Welch t-test p-value of two seed samples; None with fewer than 2 values on a side.
-    Two spread-free samples are 0 apart if their means differ, else 1 (scipy gives NaN there)."""
+    Two spread-free samples are 0 apart if their means differ, else 1 (scipy gives NaN there).
+    With one spread-free side (a collapsed model's monotonicity 1, 1, 1) Welch's statistic and
+    degrees of freedom are exactly the one-sample test's against that constant, which is used
+    directly (scipy's two-sample routine warns of precision loss there)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.size < 2 or b.size < 2:
         return None
     if a.std() == 0 and b.std() == 0:
         return 0.0 if a.mean() != b.mean() else 1.0
-    with warnings.catch_warnings():
-        # one spread-free side (a collapsed model's monotonicity 1, 1, 1) makes scipy warn of
-        # precision loss; its zero variance is exact, so the p-value is the one-sample test's
-        warnings.filterwarnings("ignore", message="Precision loss occurred", category=RuntimeWarning)
-        return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    if a.std() == 0 or b.std() == 0:
+        constant, spread = (a[0], b) if a.std() == 0 else (b[0], a)
+        return float(stats.ttest_1samp(spread, constant).pvalue)
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
 def best_by_metric(board: Board, budget: str) -> dict:
