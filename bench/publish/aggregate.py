@@ -115,6 +115,9 @@ class Lead:
     runner_up: Optional[str] = None
     runner_up_mean: float = math.nan
     p_value: Optional[float] = None  # Welch, two-sided; None when either side has fewer than 2 seeds
+    # when the runner-up has too few seeds to test: the next-best model that has enough, and its test
+    tested_runner_up: Optional[str] = None
+    tested_p_value: Optional[float] = None
     # when the best model collapsed (its low error is the mean image's): the best one that did not
     uncollapsed: Optional[str] = None
     uncollapsed_mean: float = math.nan
@@ -165,7 +168,19 @@ def best_by_metric(board: Board, budget: str) -> dict:
         if second is not None:
             runner_up, runner_up_mean = second[0], second[1]
             p = welch_p(first_seeds, board.samples.get((runner_up, budget, key), ()))
+        tested_runner_up, tested_p = (None, None) if p is not None else _next_testable(board, budget, key, first_seeds, ranked[2:])
         working = [(m, v) for m, v, c in ranked if not c] if collapsed else []
         uncollapsed, uncollapsed_mean = working[0] if working else (None, math.nan)
-        best[key] = Lead(key, model, mean, collapsed, runner_up, runner_up_mean, p, uncollapsed, uncollapsed_mean)
+        best[key] = Lead(key, model, mean, collapsed, runner_up, runner_up_mean, p, tested_runner_up, tested_p, uncollapsed, uncollapsed_mean)
     return best
+
+
+def _next_testable(board: Board, budget: str, key: str, first_seeds, rest) -> tuple:
+    """(model, p) for the best-ranked of `rest` that the leader can be tested against, or (None, None).
+    A runner-up with one seed cannot be tested; without this the leader's claim would go untested
+    even when a close model with several seeds is right behind it."""
+    for model, _, _ in rest:
+        p = welch_p(first_seeds, board.samples.get((model, budget, key), ()))
+        if p is not None:
+            return model, p
+    return None, None

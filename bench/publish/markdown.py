@@ -53,7 +53,11 @@ def lead_verdict(lead: Lead) -> str:
     if lead.runner_up is None:
         return "only model measured"
     if lead.p_value is None:
-        return f"untested vs {lead.runner_up} (needs 2+ seeds each)"
+        untested = f"untested vs {lead.runner_up} (needs 2+ seeds each)"
+        if lead.tested_runner_up is None:
+            return untested
+        word = "yes" if lead.tested_p_value < SIGNIFICANCE else "no"
+        return f"{untested}; {word} vs {lead.tested_runner_up}, the next with 2+ seeds (Welch p = {lead.tested_p_value:.2g})"
     word = "yes" if lead.separated else "no"
     return f"{word} vs {lead.runner_up} (Welch p = {lead.p_value:.2g})"
 
@@ -148,7 +152,8 @@ def budget_section(board: Board, runs, budget: str, published: dict, plots: list
             "### Best per metric",
             "",
             "References and oracles are left out. *Ahead?*: whether the best model beats the runner-up beyond seed "
-            f"noise (Welch's two-sided t-test over seeds, p < {SIGNIFICANCE:g}); untested below two seeds each.",
+            f"noise (Welch's two-sided t-test over seeds, p < {SIGNIFICANCE:g}); untested below two seeds each, in which case the "
+            "best is also tested against the next model that has two.",
             "",
         ]
         rows = [
@@ -262,7 +267,8 @@ def index_readme(boards: dict, runs_by_pair: dict, extra_links: list, registered
         "",
         "The winner is the best mean on the headline metric among competitors: pixel fade (a reference) and models "
         "trained on the novel domain (oracles) are ranked in each table but never named winner. "
-        f"*Ahead of runner-up?*: Welch's two-sided t-test over seeds, p < {SIGNIFICANCE:g}; untested below two seeds each. "
+        f"*Ahead of runner-up?*: Welch's two-sided t-test over seeds, p < {SIGNIFICANCE:g}; untested below two seeds each, "
+        "in which case the winner is also tested against the next model that has two. "
         "*Models run*: registered models with a finished run at that budget, and how many of them have "
         f"{TARGET_SEEDS}+ seeds (each pair's README names the ones missing). "
         "Headline metrics: FID for two-domain pairs (else domain FID, else novel-domain reconstruction error), "

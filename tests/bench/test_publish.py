@@ -236,6 +236,21 @@ def test_a_collapsed_winner_is_shown_with_the_best_model_that_did_not_collapse(t
     assert index.count("best not collapsed") == 1  # the per-metric wins line names leaders only
 
 
+def test_a_winner_whose_runner_up_has_one_seed_is_tested_against_the_next_with_two(tmp_path):
+    """A one-seed runner-up cannot be tested; the reader still needs to know whether the winner
+    beats the closest model that can be (omniglot's augintae-scale against the ae)."""
+    for model, fids in (("augintae-scale", [52.0, 53.0, 51.0]), ("augintae-shear", [52.5]), ("ae", [53.0, 54.0, 52.5]), ("vae", [90.0, 95.0])):
+        for seed, fid in enumerate(fids):
+            _write_run(tmp_path / "runs", "omniglot", model, seed, _finished({"fid": _entry(fid)}, seed))
+    publish(tmp_path / "runs", tmp_path / "out", echo=lambda m: None)
+    p = stats.ttest_ind([52.0, 53.0, 51.0], [53.0, 54.0, 52.5], equal_var=False).pvalue
+    verdict = f"untested vs augintae-shear (needs 2+ seeds each); no vs ae, the next with 2+ seeds (Welch p = {p:.2g})"
+    assert f"| {verdict} |" in (tmp_path / "out" / "README.md").read_text()
+    assert f"| augintae-shear | 52.5 | {verdict} |" in (tmp_path / "out" / "omniglot" / "README.md").read_text()
+    lead = Lead("fid", "ae", 1.0, runner_up="x", tested_runner_up="vae", tested_p_value=0.001)
+    assert lead_verdict(lead) == "untested vs x (needs 2+ seeds each); yes vs vae, the next with 2+ seeds (Welch p = 0.001)"
+
+
 def test_publish_is_deterministic_and_leaves_other_files_alone(published):
     assert published["first"] == published["again"]  # CSVs, Markdown and PNGs, byte for byte
     assert {"omniglot/runs.csv", "omniglot/leaderboard.csv", "omniglot/README.md", "README.md"} <= published["first"].keys()
