@@ -17,6 +17,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 
@@ -29,6 +30,7 @@ _REMEDY = "rerun that run (bench run ... --force) or move its folder out of the 
 
 CONFIG_FILE, METRICS_FILE, CHECKPOINT_FILE = "config.json", "metrics.json", "checkpoint.pt"
 FINISHED, DIVERGED, INCOMPLETE = "finished", "diverged", "incomplete"
+REBUILT_KEY = "rebuilt_from"  # in a metrics.json rebuilt from a published runs.csv (see bench/publish/archive.py)
 _SEED_DIR = re.compile(r"^seed(\d+)$")
 
 LEADING = ["pair", "model", "seed", "budget", "status"]
@@ -46,6 +48,12 @@ class Run:
     record: dict  # config.json
     payload: dict = field(default_factory=dict)  # metrics.json ({} while incomplete)
     note: str = ""
+    source_dir: Optional[Path] = field(default=None, compare=False)  # where its files are (a run folder or the records archive)
+
+    @property
+    def rebuilt(self) -> bool:
+        """True for a record rebuilt from an earlier runs.csv: values only, no curves (`details`)."""
+        return bool(self.payload.get(REBUILT_KEY))
 
     @property
     def metrics(self) -> dict:
@@ -109,7 +117,7 @@ def read_run(runs_dir: Path, pair: str, model: str, seed: int, seed_dir: Path) -
         )
     record = read_json_object(config_path, "run record (config.json)", _REMEDY)
     relative = seed_dir.relative_to(runs_dir).as_posix()
-    common = dict(pair=pair, model=model, seed=seed, budget=_budget_name(record), run_dir=relative, record=record)
+    common = dict(pair=pair, model=model, seed=seed, budget=_budget_name(record), run_dir=relative, record=record, source_dir=seed_dir)
     if not metrics_path.exists():
         has_checkpoint = (seed_dir / CHECKPOINT_FILE).exists()
         note = "no metrics.json; checkpoint.pt present (training or interrupted)" if has_checkpoint else "no metrics.json yet"

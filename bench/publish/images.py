@@ -8,7 +8,8 @@
   test images, else with 5 images in the novel domain's train split, which no model but the
   oracle trains on; unlabelled domains: the first 5 test images) in the first row, then 12 images
   per model generated from them (`bench.generate.few_shot_generate`, seed 0).
-Each model is the lowest finished seed of its (model, budget), loaded with `bench.loading.load_run`.
+Each model is the lowest finished seed of its (model, budget) that has weights, loaded with
+`bench.loading.load_run`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from torchvision.utils import make_grid
 from bench import data as data_layer
 from bench.generate import few_shot_generate, interpolation_strip
 from bench.grids import enlarged
-from bench.loading import load_run
+from bench.loading import MODEL_FILE, load_run
 from bench.publish.collect import FINISHED
 from bench.publish.palette import model_sort_key
 
@@ -31,10 +32,12 @@ MIN_TILE = 48  # smaller images are enlarged (nearest) so a tile stays readable
 
 
 def representative_runs(runs, budget: str) -> dict:
-    """{model: its lowest finished seed of this budget}, in palette order (pixel fade first)."""
+    """{model: its lowest finished seed of this budget with weights (model.pt)}, in palette order.
+    Runs known only from the published records have no weights, so no row; pixel fade has none
+    to train and is added by `_models` anyway."""
     chosen = {}
     for r in sorted(runs, key=lambda r: r.seed):
-        if r.status == FINISHED and r.budget == budget:
+        if r.status == FINISHED and r.budget == budget and r.source_dir is not None and (r.source_dir / MODEL_FILE).is_file():
             chosen.setdefault(r.model, r)
     return dict(sorted(chosen.items(), key=lambda kv: model_sort_key(kv[0])))
 
@@ -90,7 +93,7 @@ def _labelled_rows(rows: list, labels: list, title: str, path: Path) -> None:
     fig.savefig(path, dpi=100, format="png", metadata={"Software": None})
 
 
-def _models(runs_dir: Path, chosen: dict, image_shape, device) -> list:
+def _models(chosen: dict, image_shape, device) -> list:
     from models import registry
 
     loaded = []
@@ -98,13 +101,13 @@ def _models(runs_dir: Path, chosen: dict, image_shape, device) -> list:
         cls = registry.get("pixel-fade")
         loaded.append(("pixel-fade", cls(cls.Config(), tuple(image_shape)).to(device).eval()))
     for name, run in chosen.items():
-        model, _ = load_run(runs_dir / run.run_dir, device=device)
+        model, _ = load_run(run.source_dir, device=device)
         loaded.append((name, model))
     return sorted(loaded, key=lambda nm: model_sort_key(nm[0]))
 
 
 @torch.no_grad()
-def write_image_figures(runs, runs_dir, pair: str, budget: str, data_dir, device, out_dir: Path, echo=print) -> list:
+def write_image_figures(runs, pair: str, budget: str, data_dir, device, out_dir: Path, echo=print) -> list:
     """Write both figures for one budget into `out_dir`; returns the file names written."""
     chosen = representative_runs(runs, budget)
     if not chosen:
@@ -112,7 +115,7 @@ def write_image_figures(runs, runs_dir, pair: str, budget: str, data_dir, device
     image_shape = next(iter(chosen.values())).record["image_shape"]
     echo(f"{pair} ({budget}): loading {len(chosen)} models and the novel domain's images for the image figures ...")
     _, novel = data_layer.load_pair(data_layer.get_pair(pair), data_dir, max_train=2000, max_test=2000)
-    models = _models(Path(runs_dir), chosen, image_shape, device)
+    models = _models(chosen, image_shape, device)
     test = novel.test.images.float() / 255
     gap = torch.ones(1, *test.shape[1:])
     pairs = fixed_pairs(novel.test, PAIRS_SHOWN)

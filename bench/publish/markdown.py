@@ -17,6 +17,7 @@ from bench.publish.aggregate import SIGNIFICANCE, Board, Lead, best_by_metric
 from bench.publish.collect import FINISHED
 from bench.publish.columns import COLLAPSE_BELOW, COMPETITOR, arrow, direction, label
 from bench.publish.coverage import TARGET_SEEDS, coverage, coverage_cell, coverage_sentence
+from bench.publish.palette import model_sort_key
 from bench.publish.paper import PAPER
 
 DASH = "–"
@@ -188,6 +189,23 @@ def budget_section(board: Board, runs, budget: str, published: dict, plots: list
     return "\n".join(parts)
 
 
+def rebuilt_sentence(runs) -> str:
+    """Names the runs known only from values rebuilt from an earlier runs.csv (no curves), or ''."""
+    seeds = {}
+    for r in runs:
+        if r.rebuilt:
+            seeds.setdefault((r.model, r.budget), []).append(str(r.seed))
+    if not seeds:
+        return ""
+    listed = "; ".join(f"{model} at `{budget}` (seed {', '.join(s)})" for (model, budget), s in sorted(seeds.items(), key=lambda kv: (model_sort_key(kv[0][0]), kv[0][1])))
+    count = sum(len(s) for s in seeds.values())
+    return (
+        f"{count} runs are known only from their values, rebuilt from an earlier runs.csv after their run folders were lost: "
+        f"{listed}. Their metrics are in every table, but their curves (noise frequency, ground truth) are missing from the plots "
+        "and they have no row in the image grids; rerunning them restores both."
+    )
+
+
 def pair_readme(board: Board, runs, published: dict, plots: dict, extra_files: list, registered: list) -> str:
     """plots: {budget: [(file name, caption)]}; extra_files: [(file name, caption)] not per budget;
     registered: every registered model name (the coverage line lists those without a finished run)."""
@@ -202,6 +220,9 @@ def pair_readme(board: Board, runs, published: dict, plots: dict, extra_files: l
         "regenerate rather than edit.",
         "",
     ]
+    rebuilt = rebuilt_sentence(runs)
+    if rebuilt:
+        parts += [rebuilt, ""]
     if board.headline:
         parts += [f"Headline metric: `{board.headline}` ({label(board.headline)}, {direction(board.headline)} is better); the choice per pair is explained in `bench/publish/columns.py`.", ""]
     for budget in board.budgets():
@@ -215,6 +236,7 @@ def pair_readme(board: Board, runs, published: dict, plots: dict, extra_files: l
         "",
         "- [runs.csv](runs.csv): one row per run directory (every status), every metric, config hash, code version, device, times.",
         "- [leaderboard.csv](leaderboard.csv): one row per model and budget: `<metric>_mean`, `<metric>_ci95` (95% CI half-width), seed counts.",
+        f"- [records](../records/{board.pair}/): config.json and metrics.json of every run with a result, and the recon-matrix rows: a runs folder without checkpoints, from which `bench publish` regenerates this page (see `bench/publish/archive.py`).",
         "",
     ]
     return "\n".join(parts)

@@ -27,9 +27,10 @@ from typing import Optional
 
 from bench.atomic import ensure_writable_dir
 from bench.errors import BenchError
-from bench.publish import plots
+from bench.publish import archive, plots
 from bench.publish.aggregate import Board, leaderboard
-from bench.publish.collect import check_runs_dir, pairs_in, runs_table, scan_pair
+from bench.publish.archive import RECON_MATRIX_FILE, RECORDS_DIR
+from bench.publish.collect import check_runs_dir, runs_table
 from bench.publish.markdown import index_readme, pair_readme
 from bench.publish.paper import published_for
 from models import registry
@@ -40,7 +41,6 @@ except ImportError:  # pragma: no cover
     fcntl = None
 
 CSV_FLOAT = "%.6g"
-RECON_MATRIX_FILE = "recon_matrix.csv"  # `bench recon-matrix ... --out <runs>/<pair>/recon_matrix.csv`
 IMAGE_FIGURES = ("interpolations", "few_shot")
 INDEX = "README.md"
 STAGING_PREFIX = ".publish-"
@@ -64,9 +64,10 @@ def _write_text(path: Path, text: str) -> None:
     path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
 
 
-def build_pair(runs_dir: Path, pair: str, runs: list, target: Path, previous: Optional[Path], images: Optional[ImageOptions], registered: list, echo) -> Board:
+def build_pair(pair: str, runs: list, target: Path, previous: Optional[Path], images: Optional[ImageOptions], registered: list, echo, matrix: Optional[Path] = None) -> Board:
     """Write one pair's folder (`target`, created here) from its scanned runs; `registered`: the
-    registered model names, for the README's coverage line."""
+    registered model names, for the README's coverage line; `matrix`: the pair's merged
+    recon-matrix CSV, if any."""
     target.mkdir()
     board = leaderboard(runs, pair)
     _write_csv(runs_table(runs), target / "runs.csv")
@@ -89,7 +90,7 @@ def build_pair(runs_dir: Path, pair: str, runs: list, target: Path, previous: Op
         if images is not None:
             from bench.publish.images import write_image_figures
 
-            names = write_image_figures(runs, runs_dir, pair, budget, images.data_dir, images.device, target, echo)
+            names = write_image_figures(runs, pair, budget, images.data_dir, images.device, target, echo)
         elif previous is not None:
             for name in names:
                 if (previous / name).is_file():
@@ -100,9 +101,9 @@ def build_pair(runs_dir: Path, pair: str, runs: list, target: Path, previous: Op
                 made.append((name, captions[name.split(f"_{slug}.png")[0]]))
         figures[budget] = made
     extra = []
-    matrix = plots.read_recon_matrix(Path(runs_dir) / pair / RECON_MATRIX_FILE)
-    if plots.recon_matrix_heatmap(matrix, pair, target / "recon_matrix.png"):
-        extra.append(("recon_matrix.png", f"reconstruction L2 across domains (AugIntAE Table 1), from {pair}/{RECON_MATRIX_FILE} in the runs folder"))
+    table = plots.read_recon_matrix(matrix) if matrix is not None else None
+    if plots.recon_matrix_heatmap(table, pair, target / "recon_matrix.png"):
+        extra.append(("recon_matrix.png", f"reconstruction L2 across domains (AugIntAE Table 1), from [{RECORDS_DIR}/{pair}/{RECON_MATRIX_FILE}](../{RECORDS_DIR}/{pair}/{RECON_MATRIX_FILE})"))
     _write_text(target / "README.md", pair_readme(board, runs, published, figures, extra, registered))
     return board
 
@@ -153,54 +154,82 @@ INDEX_LINKS = (("reproduce.md", "How the checked-in results were produced (comma
 INDEX_FIGURES = (("headline", "headline metric per model"), ("interpolations", "novel-domain interpolations (AugIntAE Figure 5)"))
 
 
-def _index_figures(boards: dict, staging: Path) -> dict:
-    """{pair: [(pair/<file>, caption)]}: the headline plot and interpolation grid the index shows."""
+def _index_figures(boards: dict, folders: dict) -> dict:
+    """{pair: [(pair/<file>, caption)]}: the headline plot and interpolation grid the index shows;
+    folders: {pair: the folder holding its files (staging for rebuilt pairs, else the published one)}."""
     shown = {}
     for pair, board in boards.items():
         for budget in board.budgets():
             for kind, caption in INDEX_FIGURES:
                 name = f"{kind}_{_slug(budget)}.png"
-                if (staging / pair / name).is_file():
+                if (folders[pair] / name).is_file():
                     shown.setdefault(pair, []).append((f"{pair}/{name}", f"{pair}, {budget}: {caption}"))
     return shown
 
 
+def _stage_records(runs_dir: Path, out_dir: Path, scanned: dict, staging: Path) -> dict:
+    """staging/records: the published records, with each rebuilt pair's replaced by its merged
+    runs; returns {pair: its merged recon-matrix CSV in staging, or None}."""
+    records = staging / RECORDS_DIR
+    if archive.records_dir(out_dir).is_dir():
+        shutil.copytree(archive.records_dir(out_dir), records, symlinks=True)
+    records.mkdir(exist_ok=True)
+    matrices = {}
+    for pair, runs in scanned.items():
+        _remove(records / pair)
+        archive.write_records(runs, records / pair)
+        matrix = records / pair / RECON_MATRIX_FILE
+        matrices[pair] = matrix if archive.merge_recon_matrix(runs_dir, out_dir, pair, matrix) else None
+    return matrices
+
+
 def _publish(runs_dir, out_dir, pairs: list, index: bool, images: Optional[ImageOptions], echo) -> list:
     runs_dir = check_runs_dir(runs_dir)
-    scanned = {pair: scan_pair(runs_dir, pair) for pair in pairs}  # every input error before anything is written
+    out_dir = Path(out_dir)
+    scanned = {pair: archive.scan(runs_dir, out_dir, pair) for pair in pairs}  # every input error before anything is written
+    others = {pair: archive.scan(runs_dir, out_dir, pair) for pair in archive.pairs_to_publish(runs_dir, out_dir) if index and pair not in scanned}
     out_dir = ensure_writable_dir(out_dir, "--out folder")
     with _locked(out_dir):
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
         try:
             boards, registered = {}, registry.names()
+            matrices = _stage_records(runs_dir, out_dir, scanned, staging)
             for pair, runs in scanned.items():
                 previous = out_dir / pair if (out_dir / pair).is_dir() else None
-                boards[pair] = build_pair(runs_dir, pair, runs, staging / pair, previous, images, registered, echo)
-            names = list(scanned)
+                boards[pair] = build_pair(pair, runs, staging / pair, previous, images, registered, echo, matrices[pair])
+            names = list(scanned) + [RECORDS_DIR]
             if index:
+                everything = {**scanned, **others}
+                index_boards = {pair: boards[pair] if pair in boards else leaderboard(runs, pair) for pair, runs in sorted(everything.items())}
+                folders = {pair: staging / pair if pair in scanned else out_dir / pair for pair in index_boards}
                 links = [(name, caption) for name, caption in INDEX_LINKS if (out_dir / name).is_file()]
-                _write_text(staging / INDEX, index_readme(boards, scanned, links, registered, _index_figures(boards, staging)))
+                _write_text(staging / INDEX, index_readme(index_boards, everything, links, registered, _index_figures(index_boards, folders)))
                 names.append(INDEX)
             swap_in(staging, out_dir, names)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     written = [out_dir / name for name in names]
     for pair, board in boards.items():
-        echo(f"{pair}: {len(scanned[pair])} runs, {len(board.table)} leaderboard rows -> {out_dir / pair}")
+        recorded = sum(1 for r in scanned[pair] if archive.is_record(r, out_dir)) if archive.records_dir(out_dir).resolve() != runs_dir.resolve() else 0
+        kept = f" ({recorded} of them from {out_dir / RECORDS_DIR} only)" if recorded else ""
+        echo(f"{pair}: {len(scanned[pair])} runs{kept}, {len(board.table)} leaderboard rows -> {out_dir / pair}")
     return written
 
 
 def publish_pair(runs_dir, pair: str, out_dir, images: Optional[ImageOptions] = None, echo=print) -> list:
-    """`bench leaderboard --pair P`: `<out>/<pair>/` only (the index is left as it is)."""
-    return _publish(runs_dir, out_dir, [pair], index=False, images=images, echo=echo)
+    """`bench leaderboard --pair P`: `<out>/<pair>/` and its records; the index `<out>/README.md`
+    is refreshed too when it exists (its row for P would otherwise be stale)."""
+    return _publish(runs_dir, out_dir, [pair], index=(Path(out_dir) / INDEX).is_file(), images=images, echo=echo)
 
 
 def publish(runs_dir, out_dir, images: Optional[ImageOptions] = None, echo=print) -> list:
-    """`bench publish`: every pair with runs under `runs_dir`, and the index `<out>/README.md`."""
-    pairs = pairs_in(runs_dir)
+    """`bench publish`: every pair with runs under `runs_dir` or records under `<out>/records`,
+    and the index `<out>/README.md`."""
+    pairs = archive.pairs_to_publish(check_runs_dir(runs_dir), out_dir)
     if not pairs:
         raise BenchError(
             f"The runs folder {runs_dir} holds no runs: no <pair>/<model>/seed<k>/ folder with a config.json "
-            "under a pair name (see `bench pairs`). Pass --runs DIR, the --out folder of `bench run`."
+            "under a pair name (see `bench pairs`), and there are no published records under "
+            f"{archive.records_dir(out_dir)}. Pass --runs DIR, the --out folder of `bench run`."
         )
     return _publish(runs_dir, out_dir, pairs, index=True, images=images, echo=echo)

@@ -296,8 +296,77 @@ def test_a_failure_mid_publish_keeps_the_previous_leaderboards(published, tmp_pa
 def test_leaderboard_of_one_pair_writes_only_its_folder(published, tmp_path):
     result = CliRunner().invoke(cli, ["leaderboard", "--pair", "pole", "--runs", str(published["runs"]), "--out", str(tmp_path / "lb")])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "lb").iterdir()) == ["pole"]
+    assert sorted(p.name for p in (tmp_path / "lb").iterdir()) == ["pole", "records"]
+    assert sorted(p.name for p in (tmp_path / "lb" / "records").iterdir()) == ["pole"]
     assert (tmp_path / "lb" / "pole" / "leaderboard.csv").read_bytes() == published["first"]["pole/leaderboard.csv"]
+
+
+def _published_copy(published, tmp_path) -> Path:
+    out = tmp_path / "lb"
+    shutil.copytree(published["out"], out)
+    return out
+
+
+def test_records_keep_published_runs_whose_folders_are_gone(published, tmp_path):
+    out = _published_copy(published, tmp_path)
+    snap = published["first"]
+    assert json.loads(snap["records/omniglot/ae/seed1/metrics.json"]) == json.loads((published["runs"] / "omniglot/ae/seed1/metrics.json").read_text())
+    assert "records/omniglot/wgan-gp/seed0/config.json" not in snap  # incomplete: not a result yet
+    new_runs = tmp_path / "new_runs"  # another machine: one new run and its recon-matrix row, no old run folders
+    _write_run(new_runs, "omniglot", "vae", 0, _finished({"fid": _entry(55.0), "recon_l2_novel": _entry(2.0)}, 0))
+    pd.DataFrame({"run": ["c"], "model": ["vae"], "seed": [0], "trained_on": ["omniglot-background"], "mnist": [9.0]}).to_csv(new_runs / "omniglot" / "recon_matrix.csv", index=False)
+    publish(new_runs, out, echo=lambda m: None)
+    table = pd.read_csv(out / "omniglot" / "runs.csv")
+    assert sorted(table["model"].unique()) == ["ae", "augintae", "pixel-fade", "vae"]  # old runs kept, vae added
+    assert "wgan-gp" not in set(table["model"])  # the incomplete run was only in the old runs folder
+    board = pd.read_csv(out / "omniglot" / "leaderboard.csv").set_index("model")
+    assert board.loc["ae", "fid_mean"] == pytest.approx(np.mean(FID["ae"])) and board.loc["ae", "n_seeds"] == 3
+    assert (out / "records/omniglot/vae/seed0/metrics.json").is_file()
+    matrix = pd.read_csv(out / "records/omniglot/recon_matrix.csv")
+    assert matrix[["model", "seed"]].values.tolist() == [["ae", 0], ["ae", 1], ["vae", 0]]
+    assert (out / "pole" / "runs.csv").read_bytes() == snap["pole/runs.csv"]  # from its records alone
+    assert "[pole](pole/README.md)" in (out / "README.md").read_text()
+
+
+def test_a_new_run_replaces_the_record_of_the_same_model_and_seed_but_an_incomplete_one_does_not(published, tmp_path):
+    out = _published_copy(published, tmp_path)
+    new_runs = tmp_path / "new_runs"
+    _write_run(new_runs, "omniglot", "ae", 0, _finished({"fid": _entry(99.0)}, 0))
+    _write_run(new_runs, "omniglot", "ae", 1, checkpoint=True)  # rerun in progress: the record of seed 1 stays
+    publish(new_runs, out, echo=lambda m: None)
+    table = pd.read_csv(out / "omniglot" / "runs.csv")
+    ae = table[table["model"] == "ae"].sort_values(["seed", "status"])
+    assert ae[["seed", "status"]].values.tolist() == [[0, "finished"], [1, "finished"], [1, "incomplete"], [2, "finished"]]
+    assert ae["fid"].tolist()[:2] == [99.0, FID["ae"][1]]
+    assert json.loads((out / "records/omniglot/ae/seed0/metrics.json").read_text())["metrics"]["fid"]["value"] == 99.0
+    assert json.loads((out / "records/omniglot/ae/seed1/metrics.json").read_text())["metrics"]["fid"]["value"] == FID["ae"][1]
+
+
+def test_publishing_from_the_records_alone_gives_the_same_bytes_but_no_incomplete_run(published, tmp_path):
+    out = _published_copy(published, tmp_path)
+    result = CliRunner().invoke(cli, ["publish", "--runs", str(out / "records"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    now, before = _snapshot(out), published["again"]
+    same = [name for name in before if name.startswith(("pole/", "records/")) or name.endswith(".png")]
+    assert same and all(now[name] == before[name] for name in same)
+    old_rows = before["omniglot/runs.csv"].decode().splitlines()
+    assert now["omniglot/runs.csv"].decode().splitlines() == [row for row in old_rows if ",wgan-gp,0," not in row]
+
+
+def test_rebuilt_records_are_named_in_the_readme_and_one_pair_refreshes_the_index(published, tmp_path):
+    out = _published_copy(published, tmp_path)
+    metrics_path = out / "records/pole/ae/seed2/metrics.json"
+    payload = json.loads(metrics_path.read_text())
+    payload["rebuilt_from"] = "pole/runs.csv"
+    payload["metrics"] = {k: {"value": v["value"]} for k, v in payload["metrics"].items()}
+    payload["metrics"]["gt_mse_mean"]["value"] = 0.0001  # now the best ae seed: the index must follow
+    metrics_path.write_text(json.dumps(payload))
+    publish_pair(out / "records", "pole", out, echo=lambda m: None)
+    readme = (out / "pole" / "README.md").read_text()
+    assert "1 runs are known only from their values, rebuilt from an earlier runs.csv" in readme
+    assert "ae at `quick` (seed 2)" in readme
+    assert (out / "README.md").read_text() != published["first"]["README.md"].decode()
+    assert (out / "omniglot" / "runs.csv").read_bytes() == published["first"]["omniglot/runs.csv"]
 
 
 def test_code_versions_are_listed_when_few_and_counted_when_many(tmp_path):
@@ -420,3 +489,15 @@ def test_images_draw_one_row_per_model_and_are_kept_without_images(tmp_path):
     publish_pair(tmp_path / "runs", "lines", out, echo=lambda m: None)
     assert (out / "lines" / "interpolations_smoke.png").read_bytes() == before
     assert "](few_shot_smoke.png)" in (out / "lines" / "README.md").read_text()
+
+
+def test_image_grids_draw_only_runs_that_have_weights(tmp_path):
+    """A run known only from the published records has no model.pt: no row, instead of a load error."""
+    from bench.publish.images import representative_runs
+
+    with_weights = _write_run(tmp_path / "runs", "lines", "ae", 1, _finished({}, 1))
+    (with_weights / "model.pt").write_bytes(b"weights")
+    _write_run(tmp_path / "runs", "lines", "ae", 0, _finished({}, 0))  # lower seed, no weights
+    _write_run(tmp_path / "runs", "lines", "vae", 0, _finished({}, 0))
+    chosen = representative_runs(scan_pair(tmp_path / "runs", "lines"), "quick")
+    assert {model: run.seed for model, run in chosen.items()} == {"ae": 1}

@@ -1,0 +1,108 @@
+"""The run records published with the leaderboards (`<out>/records/`), so that results outlive run folders.
+
+Why: run folders hold checkpoints (hundreds of MB) and stay on the machine that trained them,
+while runs.csv keeps each metric's value but not its curves. When the machine behind the
+checked-in leaderboards was replaced, a publish could no longer add one run without dropping
+every run it did not have. So `bench publish` and `bench leaderboard` also write a runs folder
+without checkpoints next to the leaderboards:
+
+    <out>/records/<pair>/<model>/seed<k>/config.json, metrics.json   (copied byte for byte)
+    <out>/records/<pair>/recon_matrix.csv                            (the pair's Table 1 rows)
+
+Every run with a metrics.json is recorded (finished, diverged, failed; an incomplete run is not a
+result yet). Each publish reads the runs folder *and* these records. A run in the runs folder
+replaces the record of the same model and seed once it has a metrics.json. A record whose run
+folder is gone stays published. Recon-matrix rows merge the same way, keyed by model, seed and
+training domain. To withdraw a result, delete its record folder. `bench publish --runs
+<out>/records` regenerates the leaderboards from a clone; image grids still need checkpoints.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+
+from bench.errors import BenchError
+from bench.publish.collect import CONFIG_FILE, INCOMPLETE, METRICS_FILE, pairs_in, scan_pair
+
+RECORDS_DIR = "records"
+RECON_MATRIX_FILE = "recon_matrix.csv"  # `bench recon-matrix ... --out <runs>/<pair>/recon_matrix.csv`
+_MATRIX_KEY = ("model", "seed", "trained_on")
+
+
+def records_dir(out_dir) -> Path:
+    return Path(out_dir) / RECORDS_DIR
+
+
+def _pairs_under(folder: Path) -> list:
+    return pairs_in(folder) if folder.is_dir() else []
+
+
+def is_record(run, out_dir) -> bool:
+    """True when the run was read from `<out>/records` (its run folder is not in the runs folder)."""
+    return run.source_dir is not None and records_dir(out_dir).resolve() in run.source_dir.resolve().parents
+
+
+def pairs_to_publish(runs_dir, out_dir) -> list:
+    """Every pair with a run folder under `runs_dir` or a record under `<out>/records`."""
+    return sorted(set(_pairs_under(Path(runs_dir))) | set(_pairs_under(records_dir(out_dir))))
+
+
+def scan(runs_dir, out_dir, pair: str) -> list:
+    """The pair's runs from the runs folder plus the records no run there replaces, sorted by
+    (budget, model, seed). With neither, scan_pair's error names the missing runs."""
+    runs_dir, archive = Path(runs_dir), records_dir(out_dir)
+    fresh = scan_pair(runs_dir, pair) if pair in _pairs_under(runs_dir) else []
+    replaced = {(r.model, r.seed) for r in fresh if r.status != INCOMPLETE}
+    kept = []
+    if pair in _pairs_under(archive) and archive.resolve() != runs_dir.resolve():
+        kept = [r for r in scan_pair(archive, pair) if (r.model, r.seed) not in replaced]
+    if not fresh and not kept:
+        return scan_pair(runs_dir, pair)  # raises: no runs of this pair
+    return sorted(fresh + kept, key=lambda r: (r.budget, r.model, r.seed, r.status))
+
+
+def write_records(runs, pair_records: Path) -> None:
+    """Copy config.json and metrics.json of every run with a result into `pair_records`."""
+    for r in runs:
+        if r.status == INCOMPLETE:
+            continue
+        target = pair_records / r.model / f"seed{r.seed}"
+        target.mkdir(parents=True, exist_ok=True)
+        for name in (CONFIG_FILE, METRICS_FILE):
+            shutil.copyfile(r.source_dir / name, target / name)
+
+
+def _read_matrix_text(path: Path) -> Optional[pd.DataFrame]:
+    """The recon-matrix CSV as text (so merging never reformats a number), or None when absent."""
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"Cannot read {path}: {' '.join(str(exc).split())[:200]}. It should be the CSV `bench recon-matrix` writes; rewrite or remove it.") from None
+    missing = {"model", "trained_on"} - set(table.columns)
+    if missing:
+        raise BenchError(f"{path} has no column {', '.join(sorted(missing))}; it is not a `bench recon-matrix` CSV. Rewrite it with `bench recon-matrix ... --out {path}` or remove it.")
+    return table
+
+
+def merge_recon_matrix(runs_dir, out_dir, pair: str, target: Path) -> bool:
+    """Write `target`: the runs folder's recon-matrix rows, then the recorded rows of runs they do
+    not cover (same model, seed and training domain), sorted; False when neither has any."""
+    fresh = _read_matrix_text(Path(runs_dir) / pair / RECON_MATRIX_FILE)
+    recorded = _read_matrix_text(records_dir(out_dir) / pair / RECON_MATRIX_FILE)
+    tables = [t for t in (fresh, recorded) if t is not None]
+    if not tables:
+        return False
+    merged = pd.concat(tables, ignore_index=True).fillna("")
+    key = [c for c in _MATRIX_KEY if c in merged.columns]
+    merged = merged.drop_duplicates(subset=key, keep="first")
+    seed_order = pd.to_numeric(merged["seed"], errors="coerce") if "seed" in merged.columns else None
+    merged = merged.assign(_seed=seed_order).sort_values([c if c != "seed" else "_seed" for c in key], kind="stable").drop(columns="_seed")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    merged.to_csv(target, index=False, lineterminator="\n")
+    return True
