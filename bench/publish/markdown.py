@@ -197,7 +197,7 @@ def rebuilt_sentence(runs) -> str:
             seeds.setdefault((r.model, r.budget), []).append(str(r.seed))
     if not seeds:
         return ""
-    listed = "; ".join(f"{model} at `{budget}` (seed {', '.join(s)})" for (model, budget), s in sorted(seeds.items(), key=lambda kv: (model_sort_key(kv[0][0]), kv[0][1])))
+    listed = "; ".join(f"{model} at `{budget}` (seed{'s' * (len(s) > 1)} {', '.join(s)})" for (model, budget), s in sorted(seeds.items(), key=lambda kv: (model_sort_key(kv[0][0]), kv[0][1])))
     count = sum(len(s) for s in seeds.values())
     return (
         f"{count} runs are known only from their values, rebuilt from an earlier runs.csv after their run folders were lost: "

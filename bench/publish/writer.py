@@ -1,11 +1,11 @@
 """`bench leaderboard` and `bench publish`: write `<out>/<pair>/` (and the index) all or nothing.
 
 Everything is first written into a staging folder inside `<out>` (same file system); only when
-every pair is complete is each `<out>/<pair>/` folder (and `<out>/README.md`) swapped in by
-renames: the old one is renamed aside, the new one renamed into place, and the old one deleted.
-A failure while writing leaves every previous file as it was; a failure during the renames puts
-back what was already swapped. Other files in `<out>` (perf.md, perf.csv, the `<pair>.csv` rows
-of `bench run`, pairs not under the runs folder) are never touched. One publish at a time per
+every pair is complete is each `<out>/<pair>/` folder (with `<out>/records/` and `<out>/README.md`)
+swapped in by renames: the old one is renamed aside, the new one renamed into place, and the old
+one deleted. A failure while writing leaves every previous file as it was; a failure during the
+renames puts back what was already swapped. Other files in `<out>` (perf.md, perf.csv, the
+`<pair>.csv` rows of `bench run`, the folders of pairs not being rebuilt) are never touched. One publish at a time per
 `<out>` (an exclusive lock on the folder itself, so no lock file is left behind).
 
 Deterministic: runs sorted, columns in a fixed order, floats as %.6g, no dates of generation,
@@ -187,7 +187,8 @@ def _publish(runs_dir, out_dir, pairs: list, index: bool, images: Optional[Image
     runs_dir = check_runs_dir(runs_dir)
     out_dir = Path(out_dir)
     scanned = {pair: archive.scan(runs_dir, out_dir, pair) for pair in pairs}  # every input error before anything is written
-    others = {pair: archive.scan(runs_dir, out_dir, pair) for pair in archive.pairs_to_publish(runs_dir, out_dir) if index and pair not in scanned}
+    # the index also summarizes pairs not rebuilt now, from their runs and records
+    others = {pair: archive.scan(runs_dir, out_dir, pair) for pair in archive.pairs_to_publish(runs_dir, out_dir) if pair not in scanned} if index else {}
     out_dir = ensure_writable_dir(out_dir, "--out folder")
     with _locked(out_dir):
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
