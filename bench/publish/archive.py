@@ -76,12 +76,14 @@ def write_records(runs, pair_records: Path) -> None:
             shutil.copyfile(r.source_dir / name, target / name)
 
 
-def _read_matrix_text(path: Path) -> Optional[pd.DataFrame]:
-    """The recon-matrix CSV as text (so merging never reformats a number), or None when absent."""
+def read_recon_matrix(path: Path, as_text: bool = False) -> Optional[pd.DataFrame]:
+    """The CSV `bench recon-matrix` writes, or None when absent; `as_text` keeps every cell as
+    written, so merging never reformats a number."""
     if not path.is_file():
         return None
+    options = dict(dtype=str, keep_default_na=False) if as_text else {}
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        table = pd.read_csv(path, **options)
     except (OSError, ValueError) as exc:
         raise BenchError(f"Cannot read {path}: {' '.join(str(exc).split())[:200]}. It should be the CSV `bench recon-matrix` writes; rewrite or remove it.") from None
     missing = {"model", "trained_on"} - set(table.columns)
@@ -93,8 +95,8 @@ def _read_matrix_text(path: Path) -> Optional[pd.DataFrame]:
 def merge_recon_matrix(runs_dir, out_dir, pair: str, target: Path) -> bool:
     """Write `target`: the runs folder's recon-matrix rows, then the recorded rows of runs they do
     not cover (same model, seed and training domain), sorted; False when neither has any."""
-    fresh = _read_matrix_text(Path(runs_dir) / pair / RECON_MATRIX_FILE)
-    recorded = _read_matrix_text(records_dir(out_dir) / pair / RECON_MATRIX_FILE)
+    fresh = read_recon_matrix(Path(runs_dir) / pair / RECON_MATRIX_FILE, as_text=True)
+    recorded = read_recon_matrix(records_dir(out_dir) / pair / RECON_MATRIX_FILE, as_text=True)
     tables = [t for t in (fresh, recorded) if t is not None]
     if not tables:
         return False

@@ -17,7 +17,6 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from bench.errors import BenchError
 from bench.publish.aggregate import Board, mean_ci
 from bench.publish.collect import FINISHED
 from bench.publish.columns import COMPETITOR, arrow, label
@@ -225,20 +224,6 @@ def ground_truth_curves(runs, pair: str, budget: str, path: Path) -> bool:
     fig.suptitle(f"{pair}, {budget} budget: ground-truth interpolation (mean over seeds)", fontsize=10)
     _save(fig, path)
     return True
-
-
-def read_recon_matrix(path: Path):
-    """The CSV `bench recon-matrix` writes, or None when there is none."""
-    if not path.is_file():
-        return None
-    try:
-        table = pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise BenchError(f"Cannot read {path}: {' '.join(str(exc).split())[:200]}. It should be the CSV `bench recon-matrix` writes; rewrite or remove it.") from None
-    missing = {"model", "trained_on"} - set(table.columns)
-    if missing:
-        raise BenchError(f"{path} has no column {', '.join(sorted(missing))}; it is not a `bench recon-matrix` CSV. Rewrite it with `bench recon-matrix ... --out {path}` or remove it.")
-    return table
 
 
 def recon_matrix_heatmap(table, pair: str, path: Path) -> bool:

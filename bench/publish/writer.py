@@ -101,7 +101,7 @@ def build_pair(pair: str, runs: list, target: Path, previous: Optional[Path], im
                 made.append((name, captions[name.split(f"_{slug}.png")[0]]))
         figures[budget] = made
     extra = []
-    table = plots.read_recon_matrix(matrix) if matrix is not None else None
+    table = archive.read_recon_matrix(matrix) if matrix is not None else None
     if plots.recon_matrix_heatmap(table, pair, target / "recon_matrix.png"):
         extra.append(("recon_matrix.png", f"reconstruction L2 across domains (AugIntAE Table 1), from [{RECORDS_DIR}/{pair}/{RECON_MATRIX_FILE}](../{RECORDS_DIR}/{pair}/{RECON_MATRIX_FILE})"))
     _write_text(target / "README.md", pair_readme(board, runs, published, figures, extra, registered))
@@ -170,13 +170,16 @@ def _index_figures(boards: dict, folders: dict) -> dict:
 def _stage_records(runs_dir: Path, out_dir: Path, scanned: dict, staging: Path) -> dict:
     """staging/records: the published records, with each rebuilt pair's replaced by its merged
     runs; returns {pair: its merged recon-matrix CSV in staging, or None}."""
-    records = staging / RECORDS_DIR
-    if archive.records_dir(out_dir).is_dir():
-        shutil.copytree(archive.records_dir(out_dir), records, symlinks=True)
+    records, published = staging / RECORDS_DIR, archive.records_dir(out_dir)
+    if published.is_dir():  # the pairs not rebuilt now, as they are
+
+        def rebuilt(folder, names):
+            return [n for n in names if Path(folder) == published and n in scanned]
+
+        shutil.copytree(published, records, symlinks=True, ignore=rebuilt)
     records.mkdir(exist_ok=True)
     matrices = {}
     for pair, runs in scanned.items():
-        _remove(records / pair)
         archive.write_records(runs, records / pair)
         matrix = records / pair / RECON_MATRIX_FILE
         matrices[pair] = matrix if archive.merge_recon_matrix(runs_dir, out_dir, pair, matrix) else None
