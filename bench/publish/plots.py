@@ -47,6 +47,13 @@ def _finished(runs, budget: str) -> dict:
     return dict(sorted(by_model.items(), key=lambda kv: model_sort_key(kv[0])))
 
 
+def _missing_note(groups: dict, drawn, what: str) -> str:
+    """A line naming the models with finished runs but no recorded `what` (records rebuilt from an
+    earlier runs.csv keep values only), so a figure never drops a model without saying so; or ''."""
+    missing = [m for m in groups if m not in drawn]
+    return f"\nno {what} recorded, not drawn: {', '.join(missing)}" if missing else ""
+
+
 def _bars(ax, table: pd.DataFrame, key: str, published: dict | None = None) -> bool:
     table = table[np.isfinite(table[f"{key}_mean"].astype(float))]
     if table.empty:
@@ -137,7 +144,8 @@ def noise_frequency_curves(runs, pair: str, budget: str, path: Path) -> bool:
     """Reconstruction L2 of uniform noise against its frequency f (AugIntAE Figure 11), with each
     model's novel-domain reconstruction error as a dotted line of its colour."""
     curves = {}
-    for model, group in _finished(runs, budget).items():
+    groups = _finished(runs, budget)
+    for model, group in groups.items():
         series = _series(group, "noise_l2_mean", "l2", "frequencies")
         if series is not None:
             refs = [r.details("noise_l2_mean").get("novel_reference") for r in group]
@@ -164,6 +172,7 @@ def noise_frequency_curves(runs, pair: str, budget: str, path: Path) -> bool:
     title = f"{pair}, {budget} budget: noise reconstruction; dotted: novel-domain error"
     if flat:
         title += f"\n{', '.join(flat)}: 0 at every f (no image prior), not drawn"
+    title += _missing_note(groups, curves, "noise curve")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="best")
     _save(fig, path)
@@ -221,7 +230,8 @@ def ground_truth_curves(runs, pair: str, budget: str, path: Path) -> bool:
             ax.set_ylabel("parameter distance (mean over pairs)")
             ax.set_title("distance to source / target (black: perfect)", fontsize=9)
         ax.legend(fontsize=6, loc="best")
-    fig.suptitle(f"{pair}, {budget} budget: ground-truth interpolation (mean over seeds)", fontsize=10)
+    note = _missing_note(groups, set(mse) | set(pred) | set(dist), "ground-truth curve")
+    fig.suptitle(f"{pair}, {budget} budget: ground-truth interpolation (mean over seeds){note}", fontsize=10)
     _save(fig, path)
     return True
 

@@ -272,6 +272,28 @@ def test_plots_are_written_non_empty_and_skipped_without_data(published):
     assert "ground_truth" not in readme
 
 
+def _figure_text(monkeypatch, draw) -> str:
+    """Every title and suptitle of the figure `draw()` saves, as one string."""
+    saved = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: saved.append(fig))
+    assert draw()
+    (fig,) = saved
+    return " ".join([fig._suptitle.get_text() if fig._suptitle else ""] + [ax.get_title() for ax in fig.axes])
+
+
+def test_curve_plots_name_the_models_whose_runs_kept_no_curves(tmp_path, monkeypatch):
+    runs = make_runs(tmp_path / "runs")
+    for seed in range(3):  # ae's records rebuilt from values: no curves
+        path = runs / "pole" / "ae" / f"seed{seed}" / "metrics.json"
+        payload = json.loads(path.read_text())
+        payload["metrics"] = {k: {"value": v["value"]} for k, v in payload["metrics"].items()}
+        path.write_text(json.dumps(payload))
+    text = _figure_text(monkeypatch, lambda: plots.ground_truth_curves(scan_pair(runs, "pole"), "pole", "quick", tmp_path / "gt.png"))
+    assert "no ground-truth curve recorded, not drawn: ae" in text
+    text = _figure_text(monkeypatch, lambda: plots.noise_frequency_curves(scan_pair(runs, "omniglot"), "omniglot", "quick", tmp_path / "n.png"))
+    assert "not drawn" in text and "recorded" not in text  # every finished omniglot run kept its curve
+
+
 def test_a_failure_mid_publish_keeps_the_previous_leaderboards(published, tmp_path, monkeypatch):
     out = tmp_path / "lb"
     shutil.copytree(published["out"], out)
