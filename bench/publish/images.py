@@ -42,6 +42,13 @@ def representative_runs(runs, budget: str) -> dict:
     return dict(sorted(chosen.items(), key=lambda kv: model_sort_key(kv[0])))
 
 
+def without_weights_note(runs, budget: str, chosen: dict) -> str:
+    """A title line naming the models with finished runs of `budget` but no weights (records
+    rebuilt from values, run folders deleted), so a grid never drops a model silently; or ''."""
+    missing = sorted({r.model for r in runs if r.status == FINISHED and r.budget == budget} - set(chosen) - {"pixel-fade"}, key=model_sort_key)
+    return f"\nno weights kept, no row: {', '.join(missing)}" if missing else ""
+
+
 def fixed_pairs(split, count: int, seed: int = 0) -> list:
     """`count` (i, j) index pairs of different images, same label where there are labels."""
     gen = torch.Generator().manual_seed(seed)
@@ -116,6 +123,7 @@ def write_image_figures(runs, pair: str, budget: str, data_dir, device, out_dir:
     echo(f"{pair} ({budget}): loading {len(chosen)} models and the novel domain's images for the image figures ...")
     _, novel = data_layer.load_pair(data_layer.get_pair(pair), data_dir, max_train=2000, max_test=2000)
     models = _models(chosen, image_shape, device)
+    note = without_weights_note(runs, budget, chosen)
     test = novel.test.images.float() / 255
     gap = torch.ones(1, *test.shape[1:])
     pairs = fixed_pairs(novel.test, PAIRS_SHOWN)
@@ -129,7 +137,7 @@ def write_image_figures(runs, pair: str, budget: str, data_dir, device, out_dir:
         labels.append(name)
     written = []
     path = out_dir / f"interpolations_{budget}.png"
-    _labelled_rows(rows, labels, f"{pair}, {budget} budget: novel-domain interpolations (input A, alpha = 0..1, input B)", path)
+    _labelled_rows(rows, labels, f"{pair}, {budget} budget: novel-domain interpolations (input A, alpha = 0..1, input B){note}", path)
     written.append(path.name)
 
     seeds = few_shot_seed_images(novel).float() / 255
@@ -139,7 +147,7 @@ def write_image_figures(runs, pair: str, budget: str, data_dir, device, out_dir:
         rows.append(_tiles(few_shot_generate(model, seeds.to(model.device), GENERATED, seed=0)))
         labels.append(name)
     path = out_dir / f"few_shot_{budget}.png"
-    _labelled_rows(rows, labels, f"{pair}, {budget} budget: {GENERATED} images generated from {SEEDS} novel-domain seeds", path)
+    _labelled_rows(rows, labels, f"{pair}, {budget} budget: {GENERATED} images generated from {SEEDS} novel-domain seeds{note}", path)
     written.append(path.name)
     return written
 

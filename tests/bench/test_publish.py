@@ -515,11 +515,14 @@ def test_images_draw_one_row_per_model_and_are_kept_without_images(tmp_path):
 
 def test_image_grids_draw_only_runs_that_have_weights(tmp_path):
     """A run known only from the published records has no model.pt: no row, instead of a load error."""
-    from bench.publish.images import representative_runs
+    from bench.publish.images import representative_runs, without_weights_note
 
     with_weights = _write_run(tmp_path / "runs", "lines", "ae", 1, _finished({}, 1))
     (with_weights / "model.pt").write_bytes(b"weights")
     _write_run(tmp_path / "runs", "lines", "ae", 0, _finished({}, 0))  # lower seed, no weights
     _write_run(tmp_path / "runs", "lines", "vae", 0, _finished({}, 0))
-    chosen = representative_runs(scan_pair(tmp_path / "runs", "lines"), "quick")
+    runs = scan_pair(tmp_path / "runs", "lines")
+    chosen = representative_runs(runs, "quick")
     assert {model: run.seed for model, run in chosen.items()} == {"ae": 1}
+    assert without_weights_note(runs, "quick", chosen) == "\nno weights kept, no row: vae"  # the grid says who is missing
+    assert without_weights_note(runs, "quick", {**chosen, "vae": None}) == ""
