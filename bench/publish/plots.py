@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from bench.publish.aggregate import Board, mean_ci
 from bench.publish.collect import FINISHED
@@ -26,16 +27,31 @@ DPI = 110
 STYLE = "whitegrid"
 
 
-def _figure(ncols: int = 1, width: float = 6.0, height: float = 3.8):
+def _figure(ncols: int = 1, width: float = 6.0, height: float = 3.8, constrained: bool = False):
+    """A figure with one row of axes; `constrained` for figures with a legend outside the axes."""
     with sns.axes_style(STYLE):
-        fig = Figure(figsize=(width, height))
+        fig = Figure(figsize=(width, height), layout="constrained" if constrained else None)
         axes = fig.subplots(1, ncols, squeeze=False)[0]
     return fig, axes
 
 
 def _save(fig: Figure, path: Path) -> None:
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     fig.savefig(path, dpi=DPI, format="png", metadata={"Software": None})
+
+
+LEGEND_COLUMNS = 5
+
+
+def _legend_rows(n_entries: int) -> int:
+    return max(1, math.ceil(n_entries / LEGEND_COLUMNS))
+
+
+def _models_legend(fig: Figure, entries: dict) -> None:
+    """One legend of the models' colours under the axes: with a dozen models a legend inside the
+    axes hides the curves it labels."""
+    fig.legend(list(entries.values()), list(entries), loc="outside lower center", ncols=LEGEND_COLUMNS, fontsize=7, frameon=False)
 
 
 def _finished(runs, budget: str) -> dict:
@@ -156,10 +172,12 @@ def noise_frequency_curves(runs, pair: str, budget: str, path: Path) -> bool:
     drawn = {m: c for m, c in curves.items() if m not in flat}
     if not drawn:
         return False
-    fig, (ax,) = _figure(width=6.5, height=4.2)
+    fig, (ax,) = _figure(width=7.0, height=4.2 + 0.2 * _legend_rows(len(drawn)), constrained=True)
+    entries = {}
     for model, (x, rows, ref) in drawn.items():
         color = model_color(model)
-        _curve(ax, x, rows, color, marker=".", label=f"{model} (n={rows.shape[0]})")
+        _curve(ax, x, rows, color, marker=".")
+        entries[f"{model} (n={rows.shape[0]})"] = Line2D([], [], color=color, marker=".")
         if math.isfinite(ref):
             ax.axhline(ref, color=color, linestyle=":", linewidth=1.2)
     values = np.concatenate([c[1].ravel() for c in drawn.values()] + [np.array([c[2] for c in drawn.values()])])
@@ -174,7 +192,7 @@ def noise_frequency_curves(runs, pair: str, budget: str, path: Path) -> bool:
         title += f"\n{', '.join(flat)}: 0 at every f (no image prior), not drawn"
     title += _missing_note(groups, curves, "noise curve")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="best")
+    _models_legend(fig, entries)
     _save(fig, path)
     return True
 
@@ -201,27 +219,29 @@ def ground_truth_curves(runs, pair: str, budget: str, path: Path) -> bool:
         panels.append("distance")
     if not panels:
         return False
-    fig, axes = _figure(ncols=len(panels), width=4.6 * len(panels), height=4.0)
+    drawn = {m: Line2D([], [], color=model_color(m), marker=".") for m in groups if m in mse or m in pred or m in dist}
+    fig, axes = _figure(ncols=len(panels), width=4.6 * len(panels), height=4.0 + 0.2 * _legend_rows(len(drawn)), constrained=True)
     for ax, panel in zip(axes, panels):
         if panel == "mse":
             for model, (x, rows) in mse.items():
-                _curve(ax, x, rows, model_color(model), marker=".", label=model)
+                _curve(ax, x, rows, model_color(model), marker=".")
             ax.set_xlabel("alpha")
             ax.set_ylabel("MSE to the true image")
             ax.set_title("interpolant vs ground truth", fontsize=9)
         elif panel == "alpha":
             ax.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=1, label="perfect")
             for model, (x, rows) in pred.items():
-                _curve(ax, x, rows, model_color(model), marker=".", label=model)
+                _curve(ax, x, rows, model_color(model), marker=".")
             ax.set_xlabel("alpha")
             ax.set_ylabel("predicted alpha (median over pairs)")
             ax.set_title("predicting alpha", fontsize=9)
+            ax.legend(fontsize=6, loc="best")
         else:
             drew_perfect = False
             for model, ((x, rows_a), (_, rows_b), perfect) in dist.items():
                 color = model_color(model)
-                _curve(ax, x, rows_a, color, label=f"{model}: to source")
-                _curve(ax, x, rows_b, color, linestyle="--", label=f"{model}: to target")
+                _curve(ax, x, rows_a, color)
+                _curve(ax, x, rows_b, color, linestyle="--")
                 if not drew_perfect and all(p is not None for p in perfect):
                     for (px, prow), style, end in zip(perfect, (":", "-."), ("source", "target")):
                         ax.plot(px, np.nanmean(prow, axis=0), color="black", linestyle=style, linewidth=1, label=f"perfect: to {end}")
@@ -229,8 +249,11 @@ def ground_truth_curves(runs, pair: str, budget: str, path: Path) -> bool:
             ax.set_xlabel("alpha")
             ax.set_ylabel("parameter distance (mean over pairs)")
             ax.set_title("distance to source / target (black: perfect)", fontsize=9)
-        ax.legend(fontsize=6, loc="best")
-    note = _missing_note(groups, set(mse) | set(pred) | set(dist), "ground-truth curve")
+            ax.plot([], [], color="gray", label="to source")
+            ax.plot([], [], color="gray", linestyle="--", label="to target")
+            ax.legend(fontsize=6, loc="best")  # line styles; the models are in the figure's legend
+    _models_legend(fig, drawn)
+    note = _missing_note(groups, drawn, "ground-truth curve")
     fig.suptitle(f"{pair}, {budget} budget: ground-truth interpolation (mean over seeds){note}", fontsize=10)
     _save(fig, path)
     return True

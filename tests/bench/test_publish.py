@@ -294,6 +294,20 @@ def test_curve_plots_name_the_models_whose_runs_kept_no_curves(tmp_path, monkeyp
     assert "not drawn" in text and "recorded" not in text  # every finished omniglot run kept its curve
 
 
+def test_curve_plots_label_models_in_one_legend_under_the_axes(tmp_path, monkeypatch):
+    """With a dozen models a legend inside the axes hid the curves: models go in the figure's
+    legend, and a panel's own legend keeps only its line styles."""
+    runs = make_runs(tmp_path / "runs")
+    saved = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: saved.append(fig))
+    assert plots.ground_truth_curves(scan_pair(runs, "pole"), "pole", "quick", tmp_path / "gt.png")
+    (fig,) = saved
+    (legend,) = fig.legends
+    assert {"ae", "pixel-fade"} <= {t.get_text() for t in legend.get_texts()}
+    panel_labels = {t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()}
+    assert panel_labels and not panel_labels & {"ae", "pixel-fade"}
+
+
 def test_a_failure_mid_publish_keeps_the_previous_leaderboards(published, tmp_path, monkeypatch):
     out = tmp_path / "lb"
     shutil.copytree(published["out"], out)
