@@ -25,12 +25,16 @@ from bench.publish.palette import model_color, model_sort_key
 
 DPI = 110
 STYLE = "whitegrid"
+LEGEND_COLUMNS = 5
 
 
-def _figure(ncols: int = 1, width: float = 6.0, height: float = 3.8, constrained: bool = False):
-    """A figure with one row of axes; `constrained` for figures with a legend outside the axes."""
+def _figure(ncols: int = 1, width: float = 6.0, height: float = 3.8, legend_entries: int = 0):
+    """A figure with one row of axes. `legend_entries` > 0 leaves room under the axes for a
+    figure legend of that many entries (constrained layout places it)."""
+    if legend_entries:
+        height += 0.2 * math.ceil(legend_entries / LEGEND_COLUMNS)
     with sns.axes_style(STYLE):
-        fig = Figure(figsize=(width, height), layout="constrained" if constrained else None)
+        fig = Figure(figsize=(width, height), layout="constrained" if legend_entries else None)
         axes = fig.subplots(1, ncols, squeeze=False)[0]
     return fig, axes
 
@@ -41,17 +45,11 @@ def _save(fig: Figure, path: Path) -> None:
     fig.savefig(path, dpi=DPI, format="png", metadata={"Software": None})
 
 
-LEGEND_COLUMNS = 5
-
-
-def _legend_rows(n_entries: int) -> int:
-    return max(1, math.ceil(n_entries / LEGEND_COLUMNS))
-
-
-def _models_legend(fig: Figure, entries: dict) -> None:
-    """One legend of the models' colours under the axes: with a dozen models a legend inside the
-    axes hides the curves it labels."""
-    fig.legend(list(entries.values()), list(entries), loc="outside lower center", ncols=LEGEND_COLUMNS, fontsize=7, frameon=False)
+def _models_legend(fig: Figure, colors: dict) -> None:
+    """One legend {label: colour} of the models under the axes: with a dozen models a legend
+    inside the axes hides the curves it labels."""
+    handles = [Line2D([], [], color=c, marker=".") for c in colors.values()]
+    fig.legend(handles, list(colors), loc="outside lower center", ncols=LEGEND_COLUMNS, fontsize=7, frameon=False)
 
 
 def _finished(runs, budget: str) -> dict:
@@ -172,12 +170,12 @@ def noise_frequency_curves(runs, pair: str, budget: str, path: Path) -> bool:
     drawn = {m: c for m, c in curves.items() if m not in flat}
     if not drawn:
         return False
-    fig, (ax,) = _figure(width=7.0, height=4.2 + 0.2 * _legend_rows(len(drawn)), constrained=True)
-    entries = {}
+    fig, (ax,) = _figure(width=7.0, height=4.2, legend_entries=len(drawn))
+    legend = {}
     for model, (x, rows, ref) in drawn.items():
         color = model_color(model)
         _curve(ax, x, rows, color, marker=".")
-        entries[f"{model} (n={rows.shape[0]})"] = Line2D([], [], color=color, marker=".")
+        legend[f"{model} (n={rows.shape[0]})"] = color
         if math.isfinite(ref):
             ax.axhline(ref, color=color, linestyle=":", linewidth=1.2)
     values = np.concatenate([c[1].ravel() for c in drawn.values()] + [np.array([c[2] for c in drawn.values()])])
@@ -192,7 +190,7 @@ def noise_frequency_curves(runs, pair: str, budget: str, path: Path) -> bool:
         title += f"\n{', '.join(flat)}: 0 at every f (no image prior), not drawn"
     title += _missing_note(groups, curves, "noise curve")
     ax.set_title(title, fontsize=9)
-    _models_legend(fig, entries)
+    _models_legend(fig, legend)
     _save(fig, path)
     return True
 
@@ -219,8 +217,8 @@ def ground_truth_curves(runs, pair: str, budget: str, path: Path) -> bool:
         panels.append("distance")
     if not panels:
         return False
-    drawn = {m: Line2D([], [], color=model_color(m), marker=".") for m in groups if m in mse or m in pred or m in dist}
-    fig, axes = _figure(ncols=len(panels), width=4.6 * len(panels), height=4.0 + 0.2 * _legend_rows(len(drawn)), constrained=True)
+    drawn = {m: model_color(m) for m in groups if m in mse or m in pred or m in dist}
+    fig, axes = _figure(ncols=len(panels), width=4.6 * len(panels), height=4.0, legend_entries=len(drawn))
     for ax, panel in zip(axes, panels):
         if panel == "mse":
             for model, (x, rows) in mse.items():

@@ -272,12 +272,18 @@ def test_plots_are_written_non_empty_and_skipped_without_data(published):
     assert "ground_truth" not in readme
 
 
-def _figure_text(monkeypatch, draw) -> str:
-    """Every title and suptitle of the figure `draw()` saves, as one string."""
+def _saved_figure(monkeypatch, draw):
+    """The one figure `draw()` saves (no file written)."""
     saved = []
     monkeypatch.setattr(plots, "_save", lambda fig, path: saved.append(fig))
     assert draw()
     (fig,) = saved
+    return fig
+
+
+def _figure_text(monkeypatch, draw) -> str:
+    """Every title and suptitle of the figure `draw()` saves, as one string."""
+    fig = _saved_figure(monkeypatch, draw)
     return " ".join([fig._suptitle.get_text() if fig._suptitle else ""] + [ax.get_title() for ax in fig.axes])
 
 
@@ -298,10 +304,7 @@ def test_curve_plots_label_models_in_one_legend_under_the_axes(tmp_path, monkeyp
     """With a dozen models a legend inside the axes hid the curves: models go in the figure's
     legend, and a panel's own legend keeps only its line styles."""
     runs = make_runs(tmp_path / "runs")
-    saved = []
-    monkeypatch.setattr(plots, "_save", lambda fig, path: saved.append(fig))
-    assert plots.ground_truth_curves(scan_pair(runs, "pole"), "pole", "quick", tmp_path / "gt.png")
-    (fig,) = saved
+    fig = _saved_figure(monkeypatch, lambda: plots.ground_truth_curves(scan_pair(runs, "pole"), "pole", "quick", tmp_path / "gt.png"))
     (legend,) = fig.legends
     assert {"ae", "pixel-fade"} <= {t.get_text() for t in legend.get_texts()}
     panel_labels = {t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()}
