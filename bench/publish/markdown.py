@@ -206,9 +206,10 @@ def rebuilt_sentence(runs) -> str:
     )
 
 
-def pair_readme(board: Board, runs, published: dict, plots: dict, extra_files: list, registered: list) -> str:
+def pair_readme(board: Board, runs, published: dict, plots: dict, extra_files: list, registered: list, earlier_figures: Optional[str] = None) -> str:
     """plots: {budget: [(file name, caption)]}; extra_files: [(file name, caption)] not per budget;
-    registered: every registered model name (the coverage line lists those without a finished run)."""
+    registered: every registered model name (the coverage line lists those without a finished run);
+    earlier_figures: link to the hand-kept folder of figures drawn before run folders were lost, if any."""
     spec = data_layer.get_pair(board.pair)
     statuses = pd.Series([r.status for r in runs]).value_counts().sort_index()
     counts = ", ".join(f"{n} {s}" for s, n in statuses.items())
@@ -221,6 +222,8 @@ def pair_readme(board: Board, runs, published: dict, plots: dict, extra_files: l
         "",
     ]
     rebuilt = rebuilt_sentence(runs)
+    if rebuilt and earlier_figures:
+        rebuilt += f" The figures drawn from the original runs, before their folders were lost, are kept unchanged in [{earlier_figures}]({earlier_figures})."
     if rebuilt:
         parts += [rebuilt, ""]
     if board.headline:

@@ -64,10 +64,10 @@ def _write_text(path: Path, text: str) -> None:
     path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
 
 
-def build_pair(pair: str, runs: list, target: Path, previous: Optional[Path], images: Optional[ImageOptions], registered: list, echo, matrix: Optional[Path] = None) -> Board:
+def build_pair(pair: str, runs: list, target: Path, previous: Optional[Path], images: Optional[ImageOptions], registered: list, echo, matrix: Optional[Path] = None, earlier_figures: Optional[str] = None) -> Board:
     """Write one pair's folder (`target`, created here) from its scanned runs; `registered`: the
     registered model names, for the README's coverage line; `matrix`: the pair's merged
-    recon-matrix CSV, if any."""
+    recon-matrix CSV, if any; `earlier_figures`: the README's link to figures of lost runs, if any."""
     target.mkdir()
     board = leaderboard(runs, pair)
     _write_csv(runs_table(runs), target / "runs.csv")
@@ -104,7 +104,7 @@ def build_pair(pair: str, runs: list, target: Path, previous: Optional[Path], im
     table = archive.read_recon_matrix(matrix) if matrix is not None else None
     if plots.recon_matrix_heatmap(table, pair, target / "recon_matrix.png"):
         extra.append(("recon_matrix.png", f"reconstruction L2 across domains (AugIntAE Table 1), from [{RECORDS_DIR}/{pair}/{RECON_MATRIX_FILE}](../{RECORDS_DIR}/{pair}/{RECON_MATRIX_FILE})"))
-    _write_text(target / "README.md", pair_readme(board, runs, published, figures, extra, registered))
+    _write_text(target / "README.md", pair_readme(board, runs, published, figures, extra, registered, earlier_figures))
     return board
 
 
@@ -151,6 +151,9 @@ def swap_in(staging: Path, out_dir: Path, names: list) -> None:
 
 # Hand-written pages in the --out folder that the index links when they exist (publish never writes them).
 INDEX_LINKS = (("reproduce.md", "How the checked-in results were produced (commands, budget, hardware)"), ("perf.md", "Speed figures (`bench perf`)"))
+# Hand-kept in the --out folder (publish never writes it): <dir>/<pair>/ holds the figures drawn from
+# runs whose folders were later lost, which republishing can no longer redraw; pair pages link it.
+EARLIER_FIGURES_DIR = "figures-before-the-loss"
 INDEX_FIGURES = (("headline", "headline metric per model"), ("interpolations", "novel-domain interpolations (AugIntAE Figure 5)"))
 
 
@@ -200,7 +203,8 @@ def _publish(runs_dir, out_dir, pairs: list, index: bool, images: Optional[Image
             matrices = _stage_records(runs_dir, out_dir, scanned, staging)
             for pair, runs in scanned.items():
                 previous = out_dir / pair if (out_dir / pair).is_dir() else None
-                boards[pair] = build_pair(pair, runs, staging / pair, previous, images, registered, echo, matrices[pair])
+                earlier = f"../{EARLIER_FIGURES_DIR}/{pair}/" if (out_dir / EARLIER_FIGURES_DIR / pair).is_dir() else None
+                boards[pair] = build_pair(pair, runs, staging / pair, previous, images, registered, echo, matrices[pair], earlier)
             names = list(scanned) + [RECORDS_DIR]
             if index:
                 everything = {**scanned, **others}

@@ -404,6 +404,13 @@ def test_rebuilt_records_are_named_in_the_readme_and_one_pair_refreshes_the_inde
     readme = (out / "pole" / "README.md").read_text()
     assert "1 runs are known only from their values, rebuilt from an earlier runs.csv" in readme
     assert "ae at `quick` (seed 2)" in readme
+    assert "figures-before-the-loss" not in readme  # no such folder yet: no link to nothing
+    kept = out / "figures-before-the-loss" / "pole" / "noise_frequency_quick.png"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"drawn before the loss")
+    publish_pair(out / "records", "pole", out, echo=lambda m: None)
+    assert "kept unchanged in [../figures-before-the-loss/pole/](../figures-before-the-loss/pole/)" in (out / "pole" / "README.md").read_text()
+    assert kept.read_bytes() == b"drawn before the loss"  # hand-kept: publish never touches it
     assert (out / "README.md").read_text() != published["first"]["README.md"].decode()
     assert (out / "omniglot" / "runs.csv").read_bytes() == published["first"]["omniglot/runs.csv"]
 
