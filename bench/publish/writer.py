@@ -149,11 +149,12 @@ def swap_in(staging: Path, out_dir: Path, names: list) -> None:
         raise BenchError(f"Cannot replace files in {out_dir}: {exc.strerror or exc}. The previous files were kept; make the folder writable and run the same command again.") from None
 
 
-# Hand-written pages in the --out folder that the index links when they exist (publish never writes them).
-INDEX_LINKS = (("reproduce.md", "How the checked-in results were produced (commands, budget, hardware)"), ("perf.md", "Speed figures (`bench perf`)"))
 # Hand-kept in the --out folder (publish never writes it): <dir>/<pair>/ holds the figures drawn from
-# runs whose folders were later lost, which republishing can no longer redraw; pair pages link it.
+# runs whose folders were later lost, which republishing can no longer redraw; pair pages link it
+# (and the index its README, through INDEX_LINKS).
 EARLIER_FIGURES_DIR = "figures-before-the-loss"
+# Hand-written pages in the --out folder that the index links when they exist (publish never writes them).
+INDEX_LINKS = (("reproduce.md", "How the checked-in results were produced (commands, budget, hardware)"), ("perf.md", "Speed figures (`bench perf`)"), (f"{EARLIER_FIGURES_DIR}/README.md", "Figures drawn from runs whose folders were later lost"))
 INDEX_FIGURES = (("headline", "headline metric per model"), ("interpolations", "novel-domain interpolations (AugIntAE Figure 5)"))
 
 

@@ -411,6 +411,10 @@ def test_rebuilt_records_are_named_in_the_readme_and_one_pair_refreshes_the_inde
     publish_pair(out / "records", "pole", out, echo=lambda m: None)
     assert "kept unchanged in [../figures-before-the-loss/pole/](../figures-before-the-loss/pole/)" in (out / "pole" / "README.md").read_text()
     assert kept.read_bytes() == b"drawn before the loss"  # hand-kept: publish never touches it
+    assert "figures-before-the-loss/README.md" not in (out / "README.md").read_text()
+    (kept.parent.parent / "README.md").write_text("# what these are\n")
+    publish_pair(out / "records", "pole", out, echo=lambda m: None)
+    assert "(figures-before-the-loss/README.md)" in (out / "README.md").read_text()
     assert (out / "README.md").read_text() != published["first"]["README.md"].decode()
     assert (out / "omniglot" / "runs.csv").read_bytes() == published["first"]["omniglot/runs.csv"]
 
