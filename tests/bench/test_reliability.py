@@ -32,7 +32,8 @@ from bench.budgets import BUDGETS
 from bench.cli import MAX_SEED, MAX_SEED_COUNT, _parse_seeds, cli
 from bench.errors import BenchError
 from bench.leaderboard import add_rows
-from bench.provenance import code_version, library_versions
+from bench import provenance
+from bench.provenance import code_version, device_description, library_versions
 from bench.runner import RunOptions, lock_run_dir, run_benchmark
 from models import registry
 from models.config import ModelConfig, _base_type, apply_overrides, hp, split_overrides
@@ -224,6 +225,16 @@ def test_same_seed_gives_identical_metrics_and_the_run_records_its_provenance(tm
     assert config["code_version"] == code_version() and config["code_version"]
     assert config["config_hash"] == ma["config_hash"] == first["config_hash"]
     assert first["code_version"] == config["code_version"]  # and in the leaderboard row
+    assert config["device"] == device_description(torch.device("cpu"))
+
+
+def test_a_cpu_run_records_the_processor_model_beside_its_thread_count(tmp_path, monkeypatch):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nflags\t: fpu\n")
+    monkeypatch.setattr(provenance, "CPUINFO", cpuinfo)
+    assert device_description(torch.device("cpu")) == f"cpu:{torch.get_num_threads()} threads (AMD EPYC 7B13)"
+    monkeypatch.setattr(provenance, "CPUINFO", tmp_path / "absent")  # not Linux: still names something
+    assert device_description(torch.device("cpu")).endswith(f"({provenance.platform.processor() or provenance.platform.machine() or 'unknown CPU'})")
 
 
 # --- bad input: exit 2, one paragraph, nothing half-written -----------------------------------------
