@@ -10,6 +10,7 @@ timestamp or version metadata: the same runs give the same bytes.
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from bench.publish.palette import model_color, model_sort_key
 DPI = 110
 STYLE = "whitegrid"
 LEGEND_COLUMNS = 5
+NOTE_WIDTH = 80  # characters per line of a title's "not drawn" note: a long list ran off the figure
 
 
 def _figure(ncols: int = 1, width: float = 6.0, height: float = 3.8, legend_entries: int = 0):
@@ -65,7 +67,9 @@ def _missing_note(groups: dict, drawn, what: str) -> str:
     """A line naming the models with finished runs but no recorded `what` (records rebuilt from an
     earlier runs.csv keep values only), so a figure never drops a model without saying so; or ''."""
     missing = [m for m in groups if m not in drawn]
-    return f"\nno {what} recorded, not drawn: {', '.join(missing)}" if missing else ""
+    if not missing:
+        return ""
+    return "\n" + textwrap.fill(f"no {what} recorded, not drawn: {', '.join(missing)}", width=NOTE_WIDTH, break_on_hyphens=False)
 
 
 def _bars(ax, table: pd.DataFrame, key: str, published: dict | None = None) -> bool:

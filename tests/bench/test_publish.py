@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from scipy import stats
 
 from bench.cli import cli
@@ -298,6 +299,29 @@ def test_curve_plots_name_the_models_whose_runs_kept_no_curves(tmp_path, monkeyp
     assert "no ground-truth curve recorded, not drawn: ae" in text
     text = _figure_text(monkeypatch, lambda: plots.noise_frequency_curves(scan_pair(runs, "omniglot"), "omniglot", "quick", tmp_path / "n.png"))
     assert "not drawn" in text and "recorded" not in text  # every finished omniglot run kept its curve
+
+
+def test_a_long_list_of_models_without_curves_wraps_inside_the_figure(tmp_path, monkeypatch):
+    """Omniglot after the loss named fourteen models in one title line, cut off at both edges."""
+    runs = make_runs(tmp_path / "runs")
+    template = runs / "omniglot" / "ae" / "seed0"
+    for name in registry.names():  # every registered model, finished with values only
+        if not (runs / "omniglot" / name).exists():
+            target = runs / "omniglot" / name / "seed0"
+            shutil.copytree(template, target)
+            record = json.loads((target / "config.json").read_text())
+            (target / "config.json").write_text(json.dumps({**record, "model": name}))
+            payload = json.loads((target / "metrics.json").read_text())
+            payload["metrics"] = {k: {"value": v["value"]} for k, v in payload["metrics"].items()}
+            (target / "metrics.json").write_text(json.dumps(payload))
+    fig = _saved_figure(monkeypatch, lambda: plots.noise_frequency_curves(scan_pair(runs, "omniglot"), "omniglot", "quick", tmp_path / "n.png"))
+    canvas = FigureCanvasAgg(fig)  # as saved: the constrained layout runs on draw
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    (ax,) = [a for a in fig.axes if a.get_title()]
+    assert "not drawn: " in ax.get_title() and ax.get_title().count("\n") >= 2  # the note took more than one line
+    box = ax.title.get_window_extent(renderer)
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1
 
 
 def test_curve_plots_label_models_in_one_legend_under_the_axes(tmp_path, monkeypatch):
