@@ -30,6 +30,7 @@ from bench import data as data_layer
 
 LOWER, HIGHER = "lower", "higher"
 COMPETITOR = "competitor"
+REFERENCE = "reference"
 ORACLE_SUFFIX = "_oracle"  # keys `bench evaluate --encoder oracle` adds
 
 # key: (which way is better (None: descriptive, no better side), label). The order is the
@@ -132,7 +133,7 @@ def model_role(name: str) -> str:
     except BenchError:  # a plug-in model not loaded here: a competitor
         return COMPETITOR
     if getattr(cls, "family", "") == "reference":
-        return "reference"
+        return REFERENCE
     if getattr(cls, "trains_on", "train") == "novel":
         return "oracle"
     return COMPETITOR

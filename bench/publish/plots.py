@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 
 from bench.publish.aggregate import Board, mean_ci
 from bench.publish.collect import FINISHED
-from bench.publish.columns import COMPETITOR, arrow, label
+from bench.publish.columns import COMPETITOR, REFERENCE, arrow, label, model_role
 from bench.publish.palette import model_color, model_sort_key
 
 DPI = 110
@@ -261,22 +261,26 @@ def ground_truth_curves(runs, pair: str, budget: str, path: Path) -> bool:
     return True
 
 
-def recon_matrix_heatmap(table, pair: str, path: Path) -> bool:
+def recon_matrix_heatmap(table, pair: str, path: Path, runs=()) -> bool:
     """The paper's Table 1 as a heatmap: mean reconstruction L2 of each model (rows, with the
-    domain it trained on) on every evaluation domain (columns), over the runs in the CSV."""
+    domain it trained on and the number of runs averaged) on every evaluation domain (columns),
+    over the runs in the CSV; the title names the models of `runs` that finished with no row."""
     if table is None:
         return False
     domains = [c for c in table.columns if c not in ("run", "model", "seed", "trained_on") and pd.api.types.is_numeric_dtype(table[c])]
     if not domains or table.empty:
         return False
-    grid = table.groupby(["model", "trained_on"], sort=False)[domains].mean()
+    rows = table.groupby(["model", "trained_on"], sort=False)
+    grid, counts = rows[domains].mean(), rows.size()
     grid = grid.loc[sorted(grid.index, key=lambda mt: (model_sort_key(mt[0]), mt[1]))]
-    grid.index = [f"{m} ({t})" for m, t in grid.index]
+    grid.index = [f"{m} ({t}, n={counts[(m, t)]})" for m, t in grid.index]
+    finished = {m: None for budget in sorted({r.budget for r in runs}) for m in _finished(runs, budget) if model_role(m) != REFERENCE}  # pixel fade: nothing to reconstruct
+    note = _missing_note(dict(sorted(finished.items(), key=lambda kv: model_sort_key(kv[0]))), set(table["model"].astype(str)), "reconstruction-matrix row")
     fig, (ax,) = _figure(width=1.6 * len(domains) + 5.0, height=max(3.0, 0.45 * len(grid) + 2.0))
     sns.heatmap(grid, ax=ax, annot=True, fmt=".2f", cmap="viridis_r", cbar_kws={"label": "255 x MSE"})
     ax.set_xlabel("evaluation domain (test split)")
     ax.set_ylabel("model (trained on)")
     ax.tick_params(axis="y", rotation=0)
-    ax.set_title(f"{pair}: reconstruction L2 across domains (AugIntAE Table 1)", fontsize=10)
+    ax.set_title(f"{pair}: reconstruction L2 across domains (AugIntAE Table 1){note}", fontsize=10)
     _save(fig, path)
     return True

@@ -102,7 +102,7 @@ def build_pair(pair: str, runs: list, target: Path, previous: Optional[Path], im
         figures[budget] = made
     extra = []
     table = archive.read_recon_matrix(matrix) if matrix is not None else None
-    if plots.recon_matrix_heatmap(table, pair, target / "recon_matrix.png"):
+    if plots.recon_matrix_heatmap(table, pair, target / "recon_matrix.png", runs):
         extra.append(("recon_matrix.png", f"reconstruction L2 across domains (AugIntAE Table 1), from [{RECORDS_DIR}/{pair}/{RECON_MATRIX_FILE}](../{RECORDS_DIR}/{pair}/{RECON_MATRIX_FILE})"))
     _write_text(target / "README.md", pair_readme(board, runs, published, figures, extra, registered, earlier_figures))
     return board

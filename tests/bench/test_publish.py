@@ -324,6 +324,15 @@ def test_a_long_list_of_models_without_curves_wraps_inside_the_figure(tmp_path, 
     assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1
 
 
+def test_the_recon_heatmap_counts_the_runs_of_each_row_and_names_finished_models_without_one(tmp_path, monkeypatch):
+    runs = make_runs(tmp_path / "runs")
+    table = pd.read_csv(runs / "omniglot" / "recon_matrix.csv")  # ae seeds 0 and 1 only
+    fig = _saved_figure(monkeypatch, lambda: plots.recon_matrix_heatmap(table, "omniglot", tmp_path / "m.png", scan_pair(runs, "omniglot")))
+    (ax, *_colorbar) = fig.axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["ae (omniglot-background, n=2)"]
+    assert ax.get_title().endswith("\nno reconstruction-matrix row recorded, not drawn: augintae")  # wgan-gp never finished; pixel fade has nothing to reconstruct
+
+
 def test_curve_plots_label_models_in_one_legend_under_the_axes(tmp_path, monkeypatch):
     """With a dozen models a legend inside the axes hid the curves: models go in the figure's
     legend, and a panel's own legend keeps only its line styles."""
