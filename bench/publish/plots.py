@@ -274,8 +274,8 @@ def recon_matrix_heatmap(table, pair: str, path: Path, runs=()) -> bool:
     grid, counts = rows[domains].mean(), rows.size()
     grid = grid.loc[sorted(grid.index, key=lambda mt: (model_sort_key(mt[0]), mt[1]))]
     grid.index = [f"{m} ({t}, n={counts[(m, t)]})" for m, t in grid.index]
-    finished = {m: None for budget in sorted({r.budget for r in runs}) for m in _finished(runs, budget) if model_role(m) != REFERENCE}  # pixel fade: nothing to reconstruct
-    note = _missing_note(dict(sorted(finished.items(), key=lambda kv: model_sort_key(kv[0]))), set(table["model"].astype(str)), "reconstruction-matrix row")
+    finished = sorted({r.model for r in runs if r.status == FINISHED and model_role(r.model) != REFERENCE}, key=model_sort_key)  # pixel fade: nothing to reconstruct
+    note = _missing_note(dict.fromkeys(finished), set(table["model"].astype(str)), "reconstruction-matrix row")
     fig, (ax,) = _figure(width=1.6 * len(domains) + 5.0, height=max(3.0, 0.45 * len(grid) + 2.0))
     sns.heatmap(grid, ax=ax, annot=True, fmt=".2f", cmap="viridis_r", cbar_kws={"label": "255 x MSE"})
     ax.set_xlabel("evaluation domain (test split)")
