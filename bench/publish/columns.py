@@ -31,6 +31,7 @@ from bench import data as data_layer
 LOWER, HIGHER = "lower", "higher"
 COMPETITOR = "competitor"
 REFERENCE = "reference"
+ORACLE = "oracle"
 ORACLE_SUFFIX = "_oracle"  # keys `bench evaluate --encoder oracle` adds
 
 # key: (which way is better (None: descriptive, no better side), label). The order is the
@@ -135,5 +136,5 @@ def model_role(name: str) -> str:
     if getattr(cls, "family", "") == "reference":
         return REFERENCE
     if getattr(cls, "trains_on", "train") == "novel":
-        return "oracle"
+        return ORACLE
     return COMPETITOR

@@ -15,13 +15,13 @@ import pandas as pd
 from bench import data as data_layer
 from bench.publish.aggregate import SIGNIFICANCE, Board, Lead, best_by_metric
 from bench.publish.collect import FINISHED
-from bench.publish.columns import COLLAPSE_BELOW, COMPETITOR, arrow, direction, label
+from bench.publish.columns import COLLAPSE_BELOW, COMPETITOR, ORACLE, REFERENCE, arrow, direction, label
 from bench.publish.coverage import TARGET_SEEDS, coverage, coverage_cell, coverage_sentence
 from bench.publish.palette import model_sort_key
 from bench.publish.paper import PAPER
 
 DASH = "–"
-ROLE_NOTE = {"reference": "reference", "oracle": "oracle"}
+ROLE_NOTE = {REFERENCE: "reference", ORACLE: "oracle"}
 COLLAPSED = "(collapsed)"
 COLLAPSE_NOTE = (
     f"**{COLLAPSED}**: the model's novel-domain reconstructions spread less than {COLLAPSE_BELOW:g} of the inputs' spread "
