@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -27,6 +28,7 @@ from bench.publish.palette import model_color, model_sort_key
 DPI = 110
 STYLE = "whitegrid"
 LEGEND_COLUMNS = 5
+LEGEND_ROW_INCHES = 0.2  # figure height added per legend row
 NOTE_WIDTH = 80  # characters per line of a title's "not drawn" note: a long list ran off the figure
 
 
@@ -34,7 +36,7 @@ def _figure(ncols: int = 1, width: float = 6.0, height: float = 3.8, legend_entr
     """A figure with one row of axes. `legend_entries` > 0 leaves room under the axes for a
     figure legend of that many entries (constrained layout places it)."""
     if legend_entries:
-        height += 0.2 * math.ceil(legend_entries / LEGEND_COLUMNS)
+        height += LEGEND_ROW_INCHES * math.ceil(legend_entries / LEGEND_COLUMNS)
     with sns.axes_style(STYLE):
         fig = Figure(figsize=(width, height), layout="constrained" if legend_entries else None)
         axes = fig.subplots(1, ncols, squeeze=False)[0]
@@ -49,9 +51,19 @@ def _save(fig: Figure, path: Path) -> None:
 
 def _models_legend(fig: Figure, colors: dict) -> None:
     """One legend {label: colour} of the models under the axes: with a dozen models a legend
-    inside the axes hides the curves it labels."""
+    inside the axes hides the curves it labels. It takes as many of LEGEND_COLUMNS columns as fit
+    the figure's width (long names such as "wgan-gp-oracle (n=3)" ran off the right edge), and the
+    figure grows by the rows that fewer columns add."""
     handles = [Line2D([], [], color=c, marker=".") for c in colors.values()]
-    fig.legend(handles, list(colors), loc="outside lower center", ncols=LEGEND_COLUMNS, fontsize=7, frameon=False)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    for ncols in range(min(LEGEND_COLUMNS, max(1, len(colors))), 0, -1):
+        legend = fig.legend(handles, list(colors), loc="outside lower center", ncols=ncols, fontsize=7, frameon=False)
+        if ncols == 1 or legend.get_window_extent(renderer).width <= fig.bbox.width:
+            break
+        legend.remove()
+    extra_rows = math.ceil(len(colors) / ncols) - math.ceil(len(colors) / LEGEND_COLUMNS)
+    if extra_rows > 0:
+        fig.set_figheight(fig.get_figheight() + LEGEND_ROW_INCHES * extra_rows)
 
 
 def _finished(runs, budget: str) -> dict:

@@ -324,6 +324,28 @@ def test_a_long_list_of_models_without_curves_wraps_inside_the_figure(tmp_path, 
     assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1
 
 
+def test_a_legend_of_every_model_fits_inside_the_figure(tmp_path, monkeypatch):
+    """With the WGAN-GPs in, "wgan-gp-oracle (n=1)" in the fifth legend column ran off the right
+    edge of the noise-frequency figure: the legend takes fewer columns and the figure grows."""
+    runs = make_runs(tmp_path / "runs")
+    template = runs / "omniglot" / "ae" / "seed0"
+    for name in registry.names():  # every registered model, each with a noise curve
+        if not (runs / "omniglot" / name).exists():
+            target = runs / "omniglot" / name / "seed0"
+            shutil.copytree(template, target)
+            record = json.loads((target / "config.json").read_text())
+            (target / "config.json").write_text(json.dumps({**record, "model": name}))
+    fig = _saved_figure(monkeypatch, lambda: plots.noise_frequency_curves(scan_pair(runs, "omniglot"), "omniglot", "quick", tmp_path / "n.png"))
+    canvas = FigureCanvasAgg(fig)  # as saved: the constrained layout runs on draw
+    canvas.draw()
+    (legend,) = fig.legends
+    assert "wgan-gp-oracle (n=1)" in {t.get_text() for t in legend.get_texts()}
+    box = legend.get_window_extent(canvas.get_renderer())
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and fig.bbox.y0 <= box.y0
+    (ax,) = [a for a in fig.axes if a.get_title()]
+    assert ax.get_window_extent(canvas.get_renderer()).y0 > box.y1  # the axes sit above it
+
+
 def test_the_recon_heatmap_counts_the_runs_of_each_row_and_names_finished_models_without_one(tmp_path, monkeypatch):
     runs = make_runs(tmp_path / "runs")
     table = pd.read_csv(runs / "omniglot" / "recon_matrix.csv")  # ae seeds 0 and 1 only
