@@ -29,6 +29,7 @@ DPI = 110
 STYLE = "whitegrid"
 LEGEND_COLUMNS = 5
 LEGEND_ROW_INCHES = 0.2  # figure height added per legend row
+LEGEND_MAX_WIDTH = 0.97  # share of the figure's width a legend may take (a margin for hinting)
 NOTE_WIDTH = 80  # characters per line of a title's "not drawn" note: a long list ran off the figure
 
 
@@ -38,7 +39,8 @@ def _figure(ncols: int = 1, width: float = 6.0, height: float = 3.8, legend_entr
     if legend_entries:
         height += LEGEND_ROW_INCHES * math.ceil(legend_entries / LEGEND_COLUMNS)
     with sns.axes_style(STYLE):
-        fig = Figure(figsize=(width, height), layout="constrained" if legend_entries else None)
+        # drawn at the saved dpi, so that measured text extents are the saved ones
+        fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained" if legend_entries else None)
         axes = fig.subplots(1, ncols, squeeze=False)[0]
     return fig, axes
 
@@ -58,7 +60,7 @@ def _models_legend(fig: Figure, colors: dict) -> None:
     renderer = FigureCanvasAgg(fig).get_renderer()
     for ncols in range(min(LEGEND_COLUMNS, max(1, len(colors))), 0, -1):
         legend = fig.legend(handles, list(colors), loc="outside lower center", ncols=ncols, fontsize=7, frameon=False)
-        if ncols == 1 or legend.get_window_extent(renderer).width <= fig.bbox.width:
+        if ncols == 1 or legend.get_window_extent(renderer).width <= LEGEND_MAX_WIDTH * fig.bbox.width:
             break
         legend.remove()
     extra_rows = math.ceil(len(colors) / ncols) - math.ceil(len(colors) / LEGEND_COLUMNS)

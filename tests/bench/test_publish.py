@@ -336,7 +336,8 @@ def test_a_legend_of_every_model_fits_inside_the_figure(tmp_path, monkeypatch):
             record = json.loads((target / "config.json").read_text())
             (target / "config.json").write_text(json.dumps({**record, "model": name}))
     fig = _saved_figure(monkeypatch, lambda: plots.noise_frequency_curves(scan_pair(runs, "omniglot"), "omniglot", "quick", tmp_path / "n.png"))
-    canvas = FigureCanvasAgg(fig)  # as saved: the constrained layout runs on draw
+    fig.set_dpi(plots.DPI)  # as saved: text extents do not scale exactly with the dpi
+    canvas = FigureCanvasAgg(fig)  # the constrained layout runs on draw
     canvas.draw()
     (legend,) = fig.legends
     assert "wgan-gp-oracle (n=1)" in {t.get_text() for t in legend.get_texts()}
