@@ -33,14 +33,12 @@ LEGEND_MAX_WIDTH = 0.97  # share of the figure's width a legend may take (a marg
 NOTE_WIDTH = 80  # characters per line of a title's "not drawn" note: a long list ran off the figure
 
 
-def _figure(ncols: int = 1, width: float = 6.0, height: float = 3.8, legend_entries: int = 0):
-    """A figure with one row of axes. `legend_entries` > 0 leaves room under the axes for a
-    figure legend of that many entries (constrained layout places it)."""
-    if legend_entries:
-        height += LEGEND_ROW_INCHES * math.ceil(legend_entries / LEGEND_COLUMNS)
+def _figure(ncols: int = 1, width: float = 6.0, height: float = 3.8, legend: bool = False):
+    """A figure with one row of axes. `legend`: a figure legend will go under the axes
+    (constrained layout places it; `_models_legend` adds the height its rows take)."""
     with sns.axes_style(STYLE):
         # drawn at the saved dpi, so that measured text extents are the saved ones
-        fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained" if legend_entries else None)
+        fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained" if legend else None)
         axes = fig.subplots(1, ncols, squeeze=False)[0]
     return fig, axes
 
@@ -55,7 +53,7 @@ def _models_legend(fig: Figure, colors: dict) -> None:
     """One legend {label: colour} of the models under the axes: with a dozen models a legend
     inside the axes hides the curves it labels. It takes as many of LEGEND_COLUMNS columns as fit
     the figure's width (long names such as "wgan-gp-oracle (n=3)" ran off the right edge), and the
-    figure grows by the rows that fewer columns add."""
+    figure grows by the rows it takes."""
     handles = [Line2D([], [], color=c, marker=".") for c in colors.values()]
     renderer = FigureCanvasAgg(fig).get_renderer()
     for ncols in range(min(LEGEND_COLUMNS, max(1, len(colors))), 0, -1):
@@ -63,9 +61,7 @@ def _models_legend(fig: Figure, colors: dict) -> None:
         if ncols == 1 or legend.get_window_extent(renderer).width <= LEGEND_MAX_WIDTH * fig.bbox.width:
             break
         legend.remove()
-    extra_rows = math.ceil(len(colors) / ncols) - math.ceil(len(colors) / LEGEND_COLUMNS)
-    if extra_rows > 0:
-        fig.set_figheight(fig.get_figheight() + LEGEND_ROW_INCHES * extra_rows)
+    fig.set_figheight(fig.get_figheight() + LEGEND_ROW_INCHES * math.ceil(len(colors) / ncols))
 
 
 def _finished(runs, budget: str) -> dict:
@@ -188,7 +184,7 @@ def noise_frequency_curves(runs, pair: str, budget: str, path: Path) -> bool:
     drawn = {m: c for m, c in curves.items() if m not in flat}
     if not drawn:
         return False
-    fig, (ax,) = _figure(width=7.0, height=4.2, legend_entries=len(drawn))
+    fig, (ax,) = _figure(width=7.0, height=4.2, legend=True)
     legend = {}
     for model, (x, rows, ref) in drawn.items():
         color = model_color(model)
@@ -236,7 +232,7 @@ def ground_truth_curves(runs, pair: str, budget: str, path: Path) -> bool:
     if not panels:
         return False
     drawn = {m: model_color(m) for m in groups if m in mse or m in pred or m in dist}
-    fig, axes = _figure(ncols=len(panels), width=4.6 * len(panels), height=4.0, legend_entries=len(drawn))
+    fig, axes = _figure(ncols=len(panels), width=4.6 * len(panels), height=4.0, legend=True)
     for ax, panel in zip(axes, panels):
         if panel == "mse":
             for model, (x, rows) in mse.items():

@@ -301,19 +301,26 @@ def test_curve_plots_name_the_models_whose_runs_kept_no_curves(tmp_path, monkeyp
     assert "not drawn" in text and "recorded" not in text  # every finished omniglot run kept its curve
 
 
-def test_a_long_list_of_models_without_curves_wraps_inside_the_figure(tmp_path, monkeypatch):
-    """Omniglot after the loss named fourteen models in one title line, cut off at both edges."""
-    runs = make_runs(tmp_path / "runs")
+def _every_model_finished(runs, keep_curves: bool):
+    """`runs` with a finished omniglot seed 0 of every registered model, copied from ae's; without
+    `keep_curves` the copies keep only their values (as rebuilt records do)."""
     template = runs / "omniglot" / "ae" / "seed0"
-    for name in registry.names():  # every registered model, finished with values only
+    for name in registry.names():
         if not (runs / "omniglot" / name).exists():
             target = runs / "omniglot" / name / "seed0"
             shutil.copytree(template, target)
             record = json.loads((target / "config.json").read_text())
             (target / "config.json").write_text(json.dumps({**record, "model": name}))
-            payload = json.loads((target / "metrics.json").read_text())
-            payload["metrics"] = {k: {"value": v["value"]} for k, v in payload["metrics"].items()}
-            (target / "metrics.json").write_text(json.dumps(payload))
+            if not keep_curves:
+                payload = json.loads((target / "metrics.json").read_text())
+                payload["metrics"] = {k: {"value": v["value"]} for k, v in payload["metrics"].items()}
+                (target / "metrics.json").write_text(json.dumps(payload))
+    return runs
+
+
+def test_a_long_list_of_models_without_curves_wraps_inside_the_figure(tmp_path, monkeypatch):
+    """Omniglot after the loss named fourteen models in one title line, cut off at both edges."""
+    runs = _every_model_finished(make_runs(tmp_path / "runs"), keep_curves=False)
     fig = _saved_figure(monkeypatch, lambda: plots.noise_frequency_curves(scan_pair(runs, "omniglot"), "omniglot", "quick", tmp_path / "n.png"))
     canvas = FigureCanvasAgg(fig)  # as saved: the constrained layout runs on draw
     canvas.draw()
@@ -327,14 +334,7 @@ def test_a_long_list_of_models_without_curves_wraps_inside_the_figure(tmp_path, 
 def test_a_legend_of_every_model_fits_inside_the_figure(tmp_path, monkeypatch):
     """With the WGAN-GPs in, "wgan-gp-oracle (n=1)" in the fifth legend column ran off the right
     edge of the noise-frequency figure: the legend takes fewer columns and the figure grows."""
-    runs = make_runs(tmp_path / "runs")
-    template = runs / "omniglot" / "ae" / "seed0"
-    for name in registry.names():  # every registered model, each with a noise curve
-        if not (runs / "omniglot" / name).exists():
-            target = runs / "omniglot" / name / "seed0"
-            shutil.copytree(template, target)
-            record = json.loads((target / "config.json").read_text())
-            (target / "config.json").write_text(json.dumps({**record, "model": name}))
+    runs = _every_model_finished(make_runs(tmp_path / "runs"), keep_curves=True)
     fig = _saved_figure(monkeypatch, lambda: plots.noise_frequency_curves(scan_pair(runs, "omniglot"), "omniglot", "quick", tmp_path / "n.png"))
     fig.set_dpi(plots.DPI)  # as saved: text extents do not scale exactly with the dpi
     canvas = FigureCanvasAgg(fig)  # the constrained layout runs on draw
