@@ -77,6 +77,6 @@ def generalization_figure(run_dirs, out: Path, data_dir, device, n: int = 8, ech
     fig.tight_layout()
     out = Path(out)
     with atomic_path(out, suffix=out.suffix or ".png") as tmp:
-        fig.savefig(tmp, dpi=120, format=(out.suffix.lstrip(".") or "png"))
+        fig.savefig(tmp, dpi=120, format=(out.suffix.lstrip(".") or "png"), bbox_inches="tight", pad_inches=0.1)
     plt.close(fig)
     return out

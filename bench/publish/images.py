@@ -97,7 +97,9 @@ def _labelled_rows(rows: list, labels: list, title: str, path: Path) -> None:
     ax.set_yticks([row_height * (k + 0.5) for k in range(len(rows))], labels, fontsize=9)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100, format="png", metadata={"Software": None})
+    # The saved box is also fitted to what is drawn: tight_layout sizes the margins before
+    # imshow's fixed aspect moves the axes, which cut the left of the longest row label.
+    fig.savefig(path, dpi=100, format="png", bbox_inches="tight", pad_inches=0.1, metadata={"Software": None})
 
 
 def _models(chosen: dict, image_shape, device) -> list:

@@ -610,3 +610,19 @@ def test_image_grids_draw_only_runs_that_have_weights(tmp_path):
     assert {model: run.seed for model, run in chosen.items()} == {"ae": 1}
     assert without_weights_note(runs, "quick", chosen) == "\nno weights kept, no row: vae"  # the grid says who is missing
     assert without_weights_note(runs, "quick", {**chosen, "vae": None}) == ""
+
+
+def test_image_grid_row_labels_are_not_cut_at_the_left_edge(tmp_path):
+    """The longest model name ('augintae-translate') once ran off the left edge of the omniglot
+    interpolation grid: the saved PNG must keep a blank margin left of every label."""
+    import torch
+    from PIL import Image
+
+    from bench.publish.images import _labelled_rows
+
+    rows = [torch.zeros(11, 3, 48, 48) for _ in range(18)]
+    labels = ["pixel-fade", "ae", "augintae-translate"] + ["wgan-gp-oracle"] * 15
+    _labelled_rows(rows, labels, "title\nsecond line", tmp_path / "grid.png")
+    ink = np.asarray(Image.open(tmp_path / "grid.png").convert("L")) < 128
+    first_inked_column = int(ink.any(axis=0).argmax())
+    assert first_inked_column >= 3
