@@ -17,6 +17,7 @@ from torchvision.utils import make_grid
 from bench import data as data_layer
 from bench.atomic import atomic_path
 from bench.errors import BenchError
+from bench.grids import FITTED_BOX
 from bench.loading import load_run
 from bench.budgets import budget_from_record
 from models.inversion import oracle_encode
@@ -77,6 +78,6 @@ def generalization_figure(run_dirs, out: Path, data_dir, device, n: int = 8, ech
     fig.tight_layout()
     out = Path(out)
     with atomic_path(out, suffix=out.suffix or ".png") as tmp:
-        fig.savefig(tmp, dpi=120, format=(out.suffix.lstrip(".") or "png"), bbox_inches="tight", pad_inches=0.1)
+        fig.savefig(tmp, dpi=120, format=(out.suffix.lstrip(".") or "png"), **FITTED_BOX)
     plt.close(fig)
     return out

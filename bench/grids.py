@@ -10,6 +10,11 @@ from torchvision.utils import save_image
 from bench.atomic import atomic_path
 from bench.evaluate import interpolation_grid
 
+# savefig arguments for labelled image grids drawn with matplotlib: the saved box is fitted to what
+# is drawn, because tight_layout sizes the margins before imshow's fixed aspect moves the axes,
+# which cut the left of the longest row label ("augintae-translate").
+FITTED_BOX = {"bbox_inches": "tight", "pad_inches": 0.1}
+
 
 def enlarged(images: torch.Tensor, min_size: int) -> torch.Tensor:
     """Images in [0, 1] on the CPU, enlarged by a whole nearest-neighbour factor to at least

@@ -22,7 +22,7 @@ from torchvision.utils import make_grid
 
 from bench import data as data_layer
 from bench.generate import few_shot_generate, interpolation_strip
-from bench.grids import enlarged
+from bench.grids import FITTED_BOX, enlarged
 from bench.loading import MODEL_FILE, load_run
 from bench.publish.collect import FINISHED
 from bench.publish.palette import model_sort_key
@@ -97,9 +97,7 @@ def _labelled_rows(rows: list, labels: list, title: str, path: Path) -> None:
     ax.set_yticks([row_height * (k + 0.5) for k in range(len(rows))], labels, fontsize=9)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    # The saved box is also fitted to what is drawn: tight_layout sizes the margins before
-    # imshow's fixed aspect moves the axes, which cut the left of the longest row label.
-    fig.savefig(path, dpi=100, format="png", bbox_inches="tight", pad_inches=0.1, metadata={"Software": None})
+    fig.savefig(path, dpi=100, format="png", metadata={"Software": None}, **FITTED_BOX)
 
 
 def _models(chosen: dict, image_shape, device) -> list:

@@ -336,7 +336,6 @@ def test_a_legend_of_every_model_fits_inside_the_figure(tmp_path, monkeypatch):
     edge of the noise-frequency figure: the legend takes fewer columns and the figure grows."""
     runs = _every_model_finished(make_runs(tmp_path / "runs"), keep_curves=True)
     fig = _saved_figure(monkeypatch, lambda: plots.noise_frequency_curves(scan_pair(runs, "omniglot"), "omniglot", "quick", tmp_path / "n.png"))
-    fig.set_dpi(plots.DPI)  # as saved: text extents do not scale exactly with the dpi
     canvas = FigureCanvasAgg(fig)  # the constrained layout runs on draw
     canvas.draw()
     (legend,) = fig.legends
