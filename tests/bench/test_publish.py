@@ -158,6 +158,7 @@ def test_mean_ci_edge_cases():
     assert fmt_mean_ci(0.0045, 0.00124) == "0.0045 ± 0.0012"
     assert fmt_mean_ci(40.0, float("nan")) == "40"
     assert fmt_mean_ci(7.4e-9, 1.2e-9) == "7.4e-09 ± 1.2e-09"
+    assert fmt_mean_ci(99.85, 1.5e-6) == "99.85 ± 1.5e-06"  # float noise around a large mean keeps its digits
 
 
 def test_every_run_keeps_its_status_in_runs_csv_and_readme(published):
