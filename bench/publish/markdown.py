@@ -48,7 +48,8 @@ def fmt_mean_ci(mean, ci) -> str:
         # A CI below 1e-6 is either a tiny value (a path smoothness of 1e-9: e-notation, the mean
         # to the CI's two digits) or float noise around a large one (a classifier accuracy of 99.85
         # stored at float32 by some runs: 4 significant digits, never '1e+02').
-        digits = 2 if mean == 0 else min(4, max(2, 2 + math.floor(math.log10(abs(mean))) - math.floor(math.log10(abs(ci)))))
+        # significant digits down to the CI's second: the mean's magnitude plus the CI's decimals
+        digits = 2 if mean == 0 else min(4, max(2, 1 + math.floor(math.log10(abs(mean))) + decimals))
         return f"{mean:.{digits}g} ± {ci:.2g}"
     return f"{mean:.{decimals}f} ± {ci:.{decimals}f}"
 
