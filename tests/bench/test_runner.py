@@ -77,3 +77,15 @@ def test_incompatible_checkpoint_is_refused_before_anything_is_written(tmp_path,
     with pytest.raises(BenchError, match="another configuration"):
         run_benchmark(options(tmp_path, "runs", overrides=("lr=0.01",)), echo=lambda m: None)
     assert config.read_bytes() == before
+
+
+def test_oracle_on_a_one_domain_pair_gets_a_note_and_only_there():
+    from bench import data as data_layer
+    from bench.runner import same_domain_oracle_notes
+    from models import registry
+
+    names = ["ae", "wgan-gp", "wgan-gp-oracle"]
+    classes = {n: registry.get(n) for n in names}
+    notes = same_domain_oracle_notes(data_layer.get_pair("lines"), names, classes)
+    assert len(notes) == 1 and notes[0].startswith("Note: wgan-gp-oracle ")
+    assert same_domain_oracle_notes(data_layer.get_pair("mnist-fashion"), names, classes) == []
