@@ -99,11 +99,11 @@ def run_benchmark(opts: RunOptions, echo=_log) -> list:
 
     budget = opts.budget
     echo(f"bench run: pair {pair.name} ({pair.train} -> {pair.novel}), budget {budget.name} ({budget.description}), device {device_description(opts.device)}")
+    for note in same_domain_oracle_notes(pair, opts.models, classes):
+        echo(note)
     train_data, novel_data = data_layer.load_pair(
         pair, opts.data_dir, download=opts.download, max_train=budget.max_train, max_test=budget.eval_images
     )
-    for note in same_domain_oracle_notes(pair, opts.models, classes):
-        echo(note)
     images_by_domain = {"train": train_data.train.images.to(opts.device)}
     if any(classes[n].trains_on == "novel" for n in opts.models):
         images_by_domain["novel"] = novel_data.train.images.to(opts.device)

@@ -9,7 +9,9 @@ import torch
 
 from bench.budgets import BUDGETS
 from bench.errors import BenchError
-from bench.runner import RunOptions, run_benchmark
+from bench import data as data_layer
+from bench.runner import RunOptions, run_benchmark, same_domain_oracle_notes
+from models import registry
 from models.ae import AE
 
 
@@ -80,10 +82,6 @@ def test_incompatible_checkpoint_is_refused_before_anything_is_written(tmp_path,
 
 
 def test_oracle_on_a_one_domain_pair_gets_a_note_and_only_there():
-    from bench import data as data_layer
-    from bench.runner import same_domain_oracle_notes
-    from models import registry
-
     names = ["ae", "wgan-gp", "wgan-gp-oracle"]
     classes = {n: registry.get(n) for n in names}
     notes = same_domain_oracle_notes(data_layer.get_pair("lines"), names, classes)
