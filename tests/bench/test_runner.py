@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from bench import data as data_layer
 from bench.budgets import BUDGETS
 from bench.errors import BenchError
-from bench import data as data_layer
 from bench.runner import RunOptions, run_benchmark, same_domain_oracle_notes
 from models import registry
 from models.ae import AE
