@@ -1,6 +1,8 @@
 """The reconstruction metric: the paper's L2 reading and the collapse diagnostic, on models whose
 answers are known (identity, a blank output, the training-set mean, a blur)."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -38,3 +40,36 @@ def test_a_blank_output_scores_a_small_l2_on_lines_but_is_flagged_by_its_spread(
     blur = reconstruction_metric(make_ctx(BlurModel((1, 32, 32)), lines, tmp_path / "b"))
     assert 0.1 < blur["recon_spread_novel"].value < 1.0  # blurred lines still follow the input
     assert "collapse" in blur["recon_spread_novel"].protocol["definition"]
+
+
+class CountingBlur(BlurModel):
+    """A blur that counts the images it encodes (a GAN's inversion costs seconds per image)."""
+
+    def __init__(self, shape):
+        super().__init__(shape)
+        self.encoded = 0
+
+    def encode(self, x):
+        self.encoded += x.shape[0]
+        return super().encode(x)
+
+
+def test_one_domain_pairs_reconstruct_their_test_images_once_and_two_domain_pairs_each_domain(lines, tmp_path):  # noqa: F811
+    same = CountingBlur((1, 32, 32))
+    out = reconstruction_metric(make_ctx(same, lines, tmp_path / "a"))
+    assert same.encoded == 32  # lines -> lines: the "train" and "novel" test images are the same 32
+    assert out["recon_l2_train"].value == out["recon_l2_novel"].value
+
+    copy = replace(lines, test=replace(lines.test, images=lines.test.images.clone()))
+    equal = CountingBlur((1, 32, 32))
+    ctx = make_ctx(equal, lines, tmp_path / "b")
+    reconstruction_metric(replace(ctx, novel_domain=copy))
+    assert equal.encoded == 32  # equal images in another object count as the same images
+
+    other = replace(lines, test=replace(lines.test, images=lines.test.images // 2))
+    both = CountingBlur((1, 32, 32))
+    ctx = make_ctx(both, lines, tmp_path / "c")
+    two = reconstruction_metric(replace(ctx, novel_domain=other))
+    assert both.encoded == 64
+    assert two["recon_l2_train"].value == pytest.approx(out["recon_l2_train"].value)
+    assert two["recon_l2_novel"].value < 0.3 * two["recon_l2_train"].value  # half the contrast: a quarter of the error
