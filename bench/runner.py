@@ -204,7 +204,7 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
         torch.cuda.reset_peak_memory_stats(opts.device)
     model = cls(config, train_data.image_shape).to(opts.device)
     started = time.perf_counter()
-    status, train_info = "finished", {"steps": 0, "train_seconds": 0.0}
+    status, train_info = "finished", {"steps": 0, "train_seconds": 0.0, "resumed_seconds": 0.0}
     if cls.trainable:
         trainer = Trainer(
             model,
@@ -237,7 +237,7 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
             return _row(record, payload, run_dir)
         if result.resumed_from:
             echo(f"{cls.name} seed {seed}: resumed from step {result.resumed_from} of {result.steps}.")
-        train_info = {"steps": result.steps, "train_seconds": round(result.seconds, 2), "history": result.history}
+        train_info = {"steps": result.steps, "train_seconds": round(result.seconds, 2), "history": result.history, "resumed_seconds": result.resumed_seconds}
 
     model.eval()
     ctx = metric_context(model, pair, train_data, novel_data, budget, seed, opts, run_dir / "samples", echo)
@@ -250,7 +250,9 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
         "skipped_metrics": skipped,
         "steps": train_info["steps"],
         "train_seconds": train_info["train_seconds"],
-        "wall_seconds": round(time.perf_counter() - started, 2),
+        # this process's time plus the training an interrupted one did before it (from the
+        # checkpoint), so a resumed run is not listed as faster than its own training
+        "wall_seconds": round(time.perf_counter() - started + train_info["resumed_seconds"], 2),
         **_peak_memory(opts.device),
         "loss_history": train_info.get("history", []),
         "finished_at": _now(),

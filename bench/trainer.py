@@ -43,9 +43,10 @@ class Diverged(Exception):
 @dataclass
 class TrainResult:
     steps: int
-    seconds: float
+    seconds: float  # training time of the whole run, earlier interrupted processes included
     resumed_from: int
     history: list = field(default_factory=list)
+    resumed_seconds: float = 0.0  # the part of `seconds` read from the checkpoint (0 for a fresh run)
 
 
 def _unusable(path, exc) -> BenchError:
@@ -183,9 +184,9 @@ class Trainer:
             start, history, elapsed = ckpt["step"], list(ckpt["history"]), float(ckpt["elapsed"])
             generator.set_state(ckpt["generator"].cpu())
             torch.set_rng_state(ckpt["cpu_rng"].cpu())
-        resumed_from = start
+        resumed_from, elapsed_before = start, elapsed
         if start >= total:
-            return TrainResult(start, elapsed, resumed_from, history)
+            return TrainResult(start, elapsed, resumed_from, history, resumed_seconds=elapsed)
 
         model.train()
         if self.compile:
@@ -229,7 +230,7 @@ class Trainer:
             bar.close()
             if self.compile:
                 uncompile_train_step(model)
-        return TrainResult(total, seconds, resumed_from, history)
+        return TrainResult(total, seconds, resumed_from, history, resumed_seconds=elapsed_before)
 
     def _params_finite(self) -> bool:
         return all(torch.isfinite(p).all() for p in self.model.parameters())

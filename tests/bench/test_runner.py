@@ -49,6 +49,9 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, monk
         run_benchmark(options(tmp_path, "resumed"), echo=lambda m: None)
     run_dir = tmp_path / "resumed" / "pole" / "ae" / "seed0"
     assert (run_dir / "checkpoint.pt").exists() and not (run_dir / "metrics.json").exists()
+    checkpoint = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    checkpoint["elapsed"] = 1000.0  # as if the interrupted process had trained for 1000 s
+    torch.save(checkpoint, run_dir / "checkpoint.pt")
 
     messages = []
     resumed = run_benchmark(options(tmp_path, "resumed"), echo=messages.append)[0]
@@ -57,6 +60,8 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, monk
     assert resumed["recon_l2_train"] == straight["recon_l2_train"]
     record = json.loads((run_dir / "metrics.json").read_text())
     assert record["status"] == "finished"
+    # the run's times count the interrupted process's training: wall time is not below training
+    assert 1000.0 <= record["train_seconds"] <= record["wall_seconds"] < 1000.0 + 600
     # each run records its own peak memory: at least the weights it held (AE at 64x64: ~13M floats)
     weights_mib = sum(p.numel() for p in AE(AE.Config(), (1, 64, 64)).parameters()) * 4 / 2**20
     assert weights_mib < record["peak_rss_mib"] < 24 * 1024
