@@ -186,7 +186,7 @@ class Trainer:
             torch.set_rng_state(ckpt["cpu_rng"].cpu())
         resumed_from, elapsed_before = start, elapsed
         if start >= total:
-            return TrainResult(start, elapsed, resumed_from, history, resumed_seconds=elapsed)
+            return TrainResult(start, elapsed, resumed_from, history, resumed_seconds=elapsed_before)
 
         model.train()
         if self.compile:
