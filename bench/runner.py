@@ -77,7 +77,7 @@ def same_domain_oracle_notes(pair, model_names, classes) -> list:
     """One note per oracle model (trained on the novel domain) asked for on a one-domain pair
     such as lines or pole: there it trains on the training domain's images with the same seed, so
     it reproduces its non-oracle counterpart and its (GAN-inversion-heavy) run buys nothing new."""
-    if pair.novel != pair.train:
+    if not pair.one_domain:
         return []
     return [
         f"Note: {name} trains on the novel domain, which on {pair.name} is the training domain "

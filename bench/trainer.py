@@ -184,9 +184,9 @@ class Trainer:
             start, history, elapsed = ckpt["step"], list(ckpt["history"]), float(ckpt["elapsed"])
             generator.set_state(ckpt["generator"].cpu())
             torch.set_rng_state(ckpt["cpu_rng"].cpu())
-        resumed_from, elapsed_before = start, elapsed
+        resumed_from = start
         if start >= total:
-            return TrainResult(start, elapsed, resumed_from, history, resumed_seconds=elapsed_before)
+            return TrainResult(start, elapsed, resumed_from, history, resumed_seconds=elapsed)
 
         model.train()
         if self.compile:
@@ -230,7 +230,7 @@ class Trainer:
             bar.close()
             if self.compile:
                 uncompile_train_step(model)
-        return TrainResult(total, seconds, resumed_from, history, resumed_seconds=elapsed_before)
+        return TrainResult(total, seconds, resumed_from, history, resumed_seconds=elapsed)
 
     def _params_finite(self) -> bool:
         return all(torch.isfinite(p).all() for p in self.model.parameters())

@@ -99,7 +99,7 @@ def monotonicity_score(path: torch.Tensor, x_i: torch.Tensor, x_j: torch.Tensor,
 def _credibility_classifier(ctx) -> tuple:
     """(classifier or None, why it is None). A classifier that cannot be built here omits the
     credibility key only; the other three scores still run."""
-    if ctx.pair.train == ctx.pair.novel:
+    if ctx.pair.one_domain:
         return None, "omitted: the pair's novel domain is its training domain, so there is no domain classifier to ask"
     from metrics.domain_classifier import get_domain_classifier  # lazy: trained (and cached) on demand
 

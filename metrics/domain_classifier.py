@@ -44,7 +44,7 @@ VERSION = 1  # bump when the training procedure changes: old cache files are the
 EVAL_BATCH = 500
 
 def applies(ctx) -> bool:
-    return ctx.pair.train != ctx.pair.novel
+    return not ctx.pair.one_domain
 
 
 def _as_float(x: torch.Tensor, device) -> torch.Tensor:

@@ -47,7 +47,7 @@ def load_pair(
     root = Path(root)
     train_spec, novel_spec = get_domain(pair.train), get_domain(pair.novel)
     train = train_spec.load(root, download=download, max_train=max_train, max_test=max_test)
-    if pair.novel == pair.train:
+    if pair.one_domain:
         novel = train
     else:
         novel = novel_spec.load(root, download=download, max_train=max_train, max_test=max_test)

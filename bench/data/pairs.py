@@ -18,6 +18,12 @@ class PairSpec:
     description: str
     augment_padding: str = "zeros"  # CIFAR images are symmetric-padded in the paper
 
+    @property
+    def one_domain(self) -> bool:
+        """True for pairs whose novel domain is the training domain (lines, pole): no domain
+        classifier, and an oracle trained on the novel domain repeats its counterpart."""
+        return self.train == self.novel
+
 
 PAIRS = {
     p.name: p
