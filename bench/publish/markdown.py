@@ -204,10 +204,13 @@ def rebuilt_sentence(runs) -> str:
         return ""
     listed = "; ".join(f"{model} at `{budget}` (seed{'s' * (len(s) > 1)} {', '.join(s)})" for (model, budget), s in sorted(seeds.items(), key=lambda kv: (model_sort_key(kv[0][0]), kv[0][1])))
     count = sum(len(s) for s in seeds.values())
+    one = count == 1
     return (
-        f"{count} runs are known only from their values, rebuilt from an earlier runs.csv after their run folders were lost: "
-        f"{listed}. Their metrics are in every table, but their curves (noise frequency, ground truth) are missing from the plots "
-        "and they have no row in the image grids; rerunning them restores both."
+        f"{count} {'run is' if one else 'runs are'} known only from {'its' if one else 'their'} values, rebuilt from an earlier "
+        f"runs.csv after {'its' if one else 'their'} run {'folder was' if one else 'folders were'} lost: {listed}. "
+        f"{'Its' if one else 'Their'} metrics are in every table, but {'its' if one else 'their'} curves (noise frequency, "
+        f"ground truth) are missing from the plots and {'it has' if one else 'they have'} no row in the image grids; "
+        f"rerunning {'it' if one else 'them'} restores both."
     )
 
 

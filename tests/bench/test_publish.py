@@ -458,7 +458,8 @@ def test_rebuilt_records_are_named_in_the_readme_and_one_pair_refreshes_the_inde
     metrics_path.write_text(json.dumps(payload))
     publish_pair(out / "records", "pole", out, echo=lambda m: None)
     readme = (out / "pole" / "README.md").read_text()
-    assert "1 runs are known only from their values, rebuilt from an earlier runs.csv" in readme
+    assert "1 run is known only from its values, rebuilt from an earlier runs.csv after its run folder was lost" in readme
+    assert "rerunning it restores both" in readme
     assert "ae at `quick` (seed 2)" in readme
     assert "figures-before-the-loss" not in readme  # no such folder yet: no link to nothing
     kept = out / "figures-before-the-loss" / "pole" / "noise_frequency_quick.png"
