@@ -194,6 +194,18 @@ def budget_section(board: Board, runs, budget: str, published: dict, plots: list
     return "\n".join(parts)
 
 
+_REBUILT_ONE = (
+    "{count} run is known only from its values, rebuilt from an earlier runs.csv after its run folder was lost: {listed}. "
+    "Its metrics are in every table, but its curves (noise frequency, ground truth) are missing from the plots and it has "
+    "no row in the image grids; rerunning it restores both."
+)
+_REBUILT_MANY = (
+    "{count} runs are known only from their values, rebuilt from an earlier runs.csv after their run folders were lost: "
+    "{listed}. Their metrics are in every table, but their curves (noise frequency, ground truth) are missing from the "
+    "plots and they have no row in the image grids; rerunning them restores both."
+)
+
+
 def rebuilt_sentence(runs) -> str:
     """Names the runs known only from values rebuilt from an earlier runs.csv (no curves), or ''."""
     seeds = {}
@@ -204,14 +216,8 @@ def rebuilt_sentence(runs) -> str:
         return ""
     listed = "; ".join(f"{model} at `{budget}` (seed{'s' * (len(s) > 1)} {', '.join(s)})" for (model, budget), s in sorted(seeds.items(), key=lambda kv: (model_sort_key(kv[0][0]), kv[0][1])))
     count = sum(len(s) for s in seeds.values())
-    one = count == 1
-    return (
-        f"{count} {'run is' if one else 'runs are'} known only from {'its' if one else 'their'} values, rebuilt from an earlier "
-        f"runs.csv after {'its' if one else 'their'} run {'folder was' if one else 'folders were'} lost: {listed}. "
-        f"{'Its' if one else 'Their'} metrics are in every table, but {'its' if one else 'their'} curves (noise frequency, "
-        f"ground truth) are missing from the plots and {'it has' if one else 'they have'} no row in the image grids; "
-        f"rerunning {'it' if one else 'them'} restores both."
-    )
+    template = _REBUILT_ONE if count == 1 else _REBUILT_MANY
+    return template.format(count=count, listed=listed)
 
 
 def pair_readme(board: Board, runs, published: dict, plots: dict, extra_files: list, registered: list, earlier_figures: Optional[str] = None) -> str:
