@@ -6,14 +6,17 @@ checked-in leaderboards was replaced, a publish could no longer add one run with
 every run it did not have. So `bench publish` and `bench leaderboard` also write a runs folder
 without checkpoints next to the leaderboards:
 
-    <out>/records/<pair>/<model>/seed<k>/config.json, metrics.json   (copied byte for byte)
-    <out>/records/<pair>/recon_matrix.csv                            (the pair's Table 1 rows)
+    <out>/records/<pair>/<budget>/<model>/seed<k>/config.json, metrics.json   (copied byte for byte)
+    <out>/records/<pair>/recon_matrix.csv                                     (the pair's Table 1 rows)
 
-Every run with a metrics.json is recorded (finished, diverged, failed; an incomplete run is not a
-result yet). Each publish reads the runs folder *and* these records. A run in the runs folder
-replaces the record of the same model and seed once it has a metrics.json. A record whose run
-folder is gone stays published. Recon-matrix rows merge the same way, keyed by model, seed and
-training domain. To withdraw a result, delete its record folder. `bench publish --runs
+The budget is a level of its own because one model and seed can have a result at each budget
+(`bench run --budget paper` on a GPU next to the `quick` runs made on a CPU; the runner keeps
+them in separate --out folders). Every run with a metrics.json is recorded (finished, diverged,
+failed; an incomplete run is not a result yet). Each publish reads the runs folder *and* these
+records. A run in the runs folder replaces the record of the same budget, model and seed once it
+has a metrics.json. A record whose run folder is gone stays published. Recon-matrix rows merge
+the same way, keyed by model, seed and training domain (they name no budget: only `quick` runs
+have rows so far). To withdraw a result, delete its record folder. `bench publish --runs
 <out>/records` regenerates the leaderboards from a clone; image grids still need checkpoints.
 """
 
@@ -26,7 +29,8 @@ from typing import Optional
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.publish.collect import CONFIG_FILE, INCOMPLETE, METRICS_FILE, pairs_in, scan_pair
+from bench import data as data_layer
+from bench.publish.collect import CONFIG_FILE, INCOMPLETE, METRICS_FILE, pairs_in, read_run, run_dirs, scan_pair
 
 RECORDS_DIR = "records"
 RECON_MATRIX_FILE = "recon_matrix.csv"  # `bench recon-matrix ... --out <runs>/<pair>/recon_matrix.csv`
@@ -41,6 +45,25 @@ def _pairs_under(folder: Path) -> list:
     return pairs_in(folder) if folder.is_dir() else []
 
 
+def _budget_dirs(archive: Path, pair: str) -> list:
+    pair_dir = archive / pair
+    return sorted(p for p in pair_dir.iterdir() if p.is_dir()) if pair_dir.is_dir() else []
+
+
+def recorded_pairs(archive: Path) -> list:
+    """Registered pairs with at least one record under `archive` (<pair>/<budget>/<model>/seed<k>)."""
+    return sorted(p for p in data_layer.PAIRS if any(run_dirs(b) for b in _budget_dirs(archive, p)))
+
+
+def read_records(archive: Path, pair: str) -> list:
+    """Every record of `pair`; run_dir is where each run lived in its runs folder (<pair>/<model>/seed<k>)."""
+    return [
+        read_run(archive, pair, model, seed, seed_dir, run_dir=f"{pair}/{model}/seed{seed}")
+        for budget_dir in _budget_dirs(archive, pair)
+        for model, seed, seed_dir in run_dirs(budget_dir)
+    ]
+
+
 def is_record(run, out_dir) -> bool:
     """True when the run was read from `<out>/records` (its run folder is not in the runs folder)."""
     return run.source_dir is not None and records_dir(out_dir).resolve() in run.source_dir.resolve().parents
@@ -48,29 +71,29 @@ def is_record(run, out_dir) -> bool:
 
 def pairs_to_publish(runs_dir, out_dir) -> list:
     """Every pair with a run folder under `runs_dir` or a record under `<out>/records`."""
-    return sorted(set(_pairs_under(Path(runs_dir))) | set(_pairs_under(records_dir(out_dir))))
+    return sorted(set(_pairs_under(Path(runs_dir))) | set(recorded_pairs(records_dir(out_dir))))
 
 
 def scan(runs_dir, out_dir, pair: str) -> list:
-    """The pair's runs from the runs folder plus the records no run there replaces, sorted by
-    (budget, model, seed). With neither, scan_pair's error names the missing runs."""
+    """The pair's runs from the runs folder plus the records no run there replaces (same budget,
+    model and seed), sorted by (budget, model, seed). `runs_dir` may be the records folder itself
+    (publishing from a clone). With neither runs nor records, scan_pair's error names the missing runs."""
     runs_dir, archive = Path(runs_dir), records_dir(out_dir)
-    fresh = scan_pair(runs_dir, pair) if pair in _pairs_under(runs_dir) else []
-    replaced = {(r.model, r.seed) for r in fresh if r.status != INCOMPLETE}
-    kept = []
-    if pair in _pairs_under(archive) and archive.resolve() != runs_dir.resolve():
-        kept = [r for r in scan_pair(archive, pair) if (r.model, r.seed) not in replaced]
+    from_archive = archive.resolve() == runs_dir.resolve()
+    fresh = scan_pair(runs_dir, pair) if not from_archive and pair in _pairs_under(runs_dir) else []
+    replaced = {(r.budget, r.model, r.seed) for r in fresh if r.status != INCOMPLETE}
+    kept = [r for r in read_records(archive, pair) if (r.budget, r.model, r.seed) not in replaced]
     if not fresh and not kept:
         return scan_pair(runs_dir, pair)  # raises: no runs of this pair
     return sorted(fresh + kept, key=lambda r: (r.budget, r.model, r.seed, r.status))
 
 
 def write_records(runs, pair_records: Path) -> None:
-    """Copy config.json and metrics.json of every run with a result into `pair_records`."""
+    """Copy config.json and metrics.json of every run with a result into `pair_records`/<budget>/<model>/seed<k>."""
     for r in runs:
         if r.status == INCOMPLETE:
             continue
-        target = pair_records / r.model / f"seed{r.seed}"
+        target = pair_records / r.budget / r.model / f"seed{r.seed}"
         target.mkdir(parents=True, exist_ok=True)
         for name in (CONFIG_FILE, METRICS_FILE):
             shutil.copyfile(r.source_dir / name, target / name)

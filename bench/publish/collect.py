@@ -89,10 +89,11 @@ def pairs_in(runs_dir) -> list:
     """Registered pair names with at least one run directory under `runs_dir` (other folders,
     such as a leaderboard folder or logs, are ignored)."""
     runs_dir = check_runs_dir(runs_dir)
-    return sorted(p for p in data_layer.PAIRS if (runs_dir / p).is_dir() and _run_dirs(runs_dir / p))
+    return sorted(p for p in data_layer.PAIRS if (runs_dir / p).is_dir() and run_dirs(runs_dir / p))
 
 
-def _run_dirs(pair_dir: Path) -> list:
+def run_dirs(pair_dir: Path) -> list:
+    """(model, seed, seed folder) of every run under `pair_dir` (<model>/seed<k>/ with a record)."""
     found = []
     for model_dir in sorted(p for p in pair_dir.iterdir() if p.is_dir()):
         for seed_dir in sorted(p for p in model_dir.iterdir() if p.is_dir()):
@@ -108,7 +109,8 @@ def _budget_name(record: dict) -> str:
     return str(name) if name else "unknown"
 
 
-def read_run(runs_dir: Path, pair: str, model: str, seed: int, seed_dir: Path) -> Run:
+def read_run(runs_dir: Path, pair: str, model: str, seed: int, seed_dir: Path, run_dir: Optional[str] = None) -> Run:
+    """One run's record; run_dir: its path in the runs folder (default: seed_dir relative to runs_dir)."""
     config_path, metrics_path = seed_dir / CONFIG_FILE, seed_dir / METRICS_FILE
     if not config_path.exists():
         raise BenchError(
@@ -116,7 +118,7 @@ def read_run(runs_dir: Path, pair: str, model: str, seed: int, seed_dir: Path) -
             "Rerun that run (bench run ... --force) or move its folder out of the runs folder."
         )
     record = read_json_object(config_path, "run record (config.json)", _REMEDY)
-    relative = seed_dir.relative_to(runs_dir).as_posix()
+    relative = run_dir if run_dir is not None else seed_dir.relative_to(runs_dir).as_posix()
     common = dict(pair=pair, model=model, seed=seed, budget=_budget_name(record), run_dir=relative, record=record, source_dir=seed_dir)
     if not metrics_path.exists():
         has_checkpoint = (seed_dir / CHECKPOINT_FILE).exists()
@@ -141,7 +143,7 @@ def scan_pair(runs_dir, pair: str) -> list:
     pair_dir = runs_dir / pair
     if not pair_dir.is_dir():
         raise BenchError(f"No runs of pair {pair!r} under {runs_dir} (no folder {pair_dir}). Run `bench run --pair {pair} --out {runs_dir}` first, or pass the right --runs folder.")
-    runs = [read_run(runs_dir, pair, model, seed, seed_dir) for model, seed, seed_dir in _run_dirs(pair_dir)]
+    runs = [read_run(runs_dir, pair, model, seed, seed_dir) for model, seed, seed_dir in run_dirs(pair_dir)]
     if not runs:
         raise BenchError(f"{pair_dir} holds no run directories (<model>/seed<k>/ with config.json). Run `bench run --pair {pair} --out {runs_dir}` first.")
     return sorted(runs, key=lambda r: (r.budget, r.model, r.seed))

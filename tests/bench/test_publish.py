@@ -405,8 +405,8 @@ def _published_copy(published, tmp_path) -> Path:
 def test_records_keep_published_runs_whose_folders_are_gone(published, tmp_path):
     out = _published_copy(published, tmp_path)
     snap = published["first"]
-    assert json.loads(snap["records/omniglot/ae/seed1/metrics.json"]) == json.loads((published["runs"] / "omniglot/ae/seed1/metrics.json").read_text())
-    assert "records/omniglot/wgan-gp/seed0/config.json" not in snap  # incomplete: not a result yet
+    assert json.loads(snap["records/omniglot/quick/ae/seed1/metrics.json"]) == json.loads((published["runs"] / "omniglot/ae/seed1/metrics.json").read_text())
+    assert "records/omniglot/quick/wgan-gp/seed0/config.json" not in snap  # incomplete: not a result yet
     new_runs = tmp_path / "new_runs"  # another machine: one new run and its recon-matrix row, no old run folders
     _write_run(new_runs, "omniglot", "vae", 0, _finished({"fid": _entry(55.0), "recon_l2_novel": _entry(2.0)}, 0))
     pd.DataFrame({"run": ["c"], "model": ["vae"], "seed": [0], "trained_on": ["omniglot-background"], "mnist": [9.0]}).to_csv(new_runs / "omniglot" / "recon_matrix.csv", index=False)
@@ -416,7 +416,7 @@ def test_records_keep_published_runs_whose_folders_are_gone(published, tmp_path)
     assert "wgan-gp" not in set(table["model"])  # the incomplete run was only in the old runs folder
     board = pd.read_csv(out / "omniglot" / "leaderboard.csv").set_index("model")
     assert board.loc["ae", "fid_mean"] == pytest.approx(np.mean(FID["ae"])) and board.loc["ae", "n_seeds"] == 3
-    assert (out / "records/omniglot/vae/seed0/metrics.json").is_file()
+    assert (out / "records/omniglot/quick/vae/seed0/metrics.json").is_file()
     matrix = pd.read_csv(out / "records/omniglot/recon_matrix.csv")
     assert matrix[["model", "seed"]].values.tolist() == [["ae", 0], ["ae", 1], ["vae", 0]]
     assert (out / "pole" / "runs.csv").read_bytes() == snap["pole/runs.csv"]  # from its records alone
@@ -433,8 +433,33 @@ def test_a_new_run_replaces_the_record_of_the_same_model_and_seed_but_an_incompl
     ae = table[table["model"] == "ae"].sort_values(["seed", "status"])
     assert ae[["seed", "status"]].values.tolist() == [[0, "finished"], [1, "finished"], [1, "incomplete"], [2, "finished"]]
     assert ae["fid"].tolist()[:2] == [99.0, FID["ae"][1]]
-    assert json.loads((out / "records/omniglot/ae/seed0/metrics.json").read_text())["metrics"]["fid"]["value"] == 99.0
-    assert json.loads((out / "records/omniglot/ae/seed1/metrics.json").read_text())["metrics"]["fid"]["value"] == FID["ae"][1]
+    assert json.loads((out / "records/omniglot/quick/ae/seed0/metrics.json").read_text())["metrics"]["fid"]["value"] == 99.0
+    assert json.loads((out / "records/omniglot/quick/ae/seed1/metrics.json").read_text())["metrics"]["fid"]["value"] == FID["ae"][1]
+
+
+def test_a_run_of_another_budget_joins_the_record_of_the_same_model_and_seed(published, tmp_path):
+    """A `paper` run of omniglot ae seed 0 (trained on a GPU into its own runs folder) is published
+    next to the `quick` record of ae seed 0, not over it: records are kept per budget."""
+    out = _published_copy(published, tmp_path)
+    paper_runs = tmp_path / "paper-runs"
+    target = paper_runs / "omniglot/ae/seed0"
+    shutil.copytree(published["runs"] / "omniglot/ae/seed0", target)
+    record = json.loads((target / "config.json").read_text())
+    (target / "config.json").write_text(json.dumps({**record, "budget": {"name": "paper", "description": "test paper budget"}}))
+    publish_pair(paper_runs, "omniglot", out, echo=lambda m: None)
+    quick = json.loads((out / "records/omniglot/quick/ae/seed0/config.json").read_text())
+    paper = json.loads((out / "records/omniglot/paper/ae/seed0/config.json").read_text())
+    assert (quick["budget"]["name"], paper["budget"]["name"]) == ("quick", "paper")
+    board = pd.read_csv(out / "omniglot/leaderboard.csv")
+    ae = board[board["model"] == "ae"].set_index("budget")
+    assert ae.loc["quick", "n_seeds"] == published_seeds(published, "omniglot", "ae") and ae.loc["paper", "n_seeds"] == 1
+    runs = pd.read_csv(out / "omniglot/runs.csv")
+    assert sorted(runs[(runs["model"] == "ae") & (runs["seed"] == 0)]["budget"]) == ["paper", "quick"]
+
+
+def published_seeds(published, pair: str, model: str) -> int:
+    """How many finished seeds of `model` the module's runs folder holds."""
+    return sum(1 for d in (published["runs"] / pair / model).iterdir() if json.loads((d / "metrics.json").read_text())["status"] == "finished")
 
 
 def test_publishing_from_the_records_alone_gives_the_same_bytes_but_no_incomplete_run(published, tmp_path):
@@ -450,7 +475,7 @@ def test_publishing_from_the_records_alone_gives_the_same_bytes_but_no_incomplet
 
 def test_rebuilt_records_are_named_in_the_readme_and_one_pair_refreshes_the_index(published, tmp_path):
     out = _published_copy(published, tmp_path)
-    metrics_path = out / "records/pole/ae/seed2/metrics.json"
+    metrics_path = out / "records/pole/quick/ae/seed2/metrics.json"
     payload = json.loads(metrics_path.read_text())
     payload["rebuilt_from"] = "pole/runs.csv"
     payload["metrics"] = {k: {"value": v["value"]} for k, v in payload["metrics"].items()}
