@@ -28,6 +28,12 @@ COLLAPSE_NOTE = (
     "(`recon_spread_novel`): it returns nearly one image whatever the input, so its low errors do not mean it interpolates."
 )
 
+# Why our numbers may differ from the paper's, by budget (None: every budget below `paper`).
+_PAPER_GAP = {
+    "paper": "At `paper` the training schedule and the metrics' sample sizes are the paper's, but the networks are the suite's shared backbones (see each model's docstring), so the numbers can still differ.",
+    None: "Budgets below `paper` train far shorter and score fewer images than the paper, so expect a gap.",
+}
+
 
 def fmt_value(value) -> str:
     if value is None or not math.isfinite(value):
@@ -178,7 +184,7 @@ def budget_section(board: Board, runs, budget: str, published: dict, plots: list
     if beside:
         parts += ["### Next to the paper", ""]
         parts.append(f"Published numbers from {PAPER} (single numbers, no seeds or intervals given); ours at the `{budget}` budget.")
-        parts.append("Budgets below `paper` train far shorter and score fewer images than the paper, so expect a gap. See `bench/publish/paper.py` for each mapping.")
+        parts.append(_PAPER_GAP.get(budget, _PAPER_GAP[None]) + " See `bench/publish/paper.py` for each mapping.")
         parts += ["", _table(["model", "metric", f"ours ({budget})", "paper", "source"], beside), ""]
 
     unfinished = [r for r in runs if r.budget == budget and r.status != FINISHED]

@@ -455,6 +455,9 @@ def test_a_run_of_another_budget_joins_the_record_of_the_same_model_and_seed(pub
     assert ae.loc["quick", "n_seeds"] == published_seeds(published, "omniglot", "ae") and ae.loc["paper", "n_seeds"] == 1
     runs = pd.read_csv(out / "omniglot/runs.csv")
     assert sorted(runs[(runs["model"] == "ae") & (runs["seed"] == 0)]["budget"]) == ["paper", "quick"]
+    paper_section, quick_section = (out / "omniglot/README.md").read_text().split("## Budget `quick`")
+    assert "At `paper` the training schedule" in paper_section and "expect a gap" not in paper_section
+    assert "Budgets below `paper` train far shorter" in quick_section
 
 
 def published_seeds(published, pair: str, model: str) -> int:
