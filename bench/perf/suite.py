@@ -125,6 +125,21 @@ def _line(f: report.Figure) -> str:
     return f"{f.figure}: {f.value:.4g} {f.unit} vs {f.baseline:.4g} {f.unit} baseline ({f.speedup:.3g}x)"
 
 
+def _figure_failed(name: str, exc: Exception, results: list, opts: PerfOptions) -> BenchError:
+    """Write the figures measured before `name` (atomically) and say what failed and where they are."""
+    detail = (str(exc).splitlines() or [""])[0][:300]
+    if results:
+        report.write_csv(report.table(results, opts.device), opts.out)
+        kept = f"The {len(results)} figures measured before it were written to {opts.out}."
+    else:
+        kept = f"No figure had been measured, so {opts.out} was not written."
+    return BenchError(
+        f"bench perf: the figure {name} failed ({type(exc).__name__}: {detail}). {kept} "
+        "A library version outside what pyproject.toml allows is a common cause (pytorch-fid 0.3.0 fails with "
+        "scipy 1.18 or newer); install the allowed versions and run bench perf again."
+    )
+
+
 def run_perf(opts: PerfOptions, echo: Callable = print):
     """Measure every figure, write the CSV atomically, return the table (a DataFrame)."""
     check_out_path(opts.out)
@@ -135,7 +150,10 @@ def run_perf(opts: PerfOptions, echo: Callable = print):
     with tqdm(tasks, desc="bench perf", unit="figure", leave=False, disable=None) as bar:
         for name, measure in bar:
             bar.set_postfix_str(name, refresh=True)
-            figure = measure()
+            try:
+                figure = measure()
+            except Exception as exc:  # keep the minutes of figures already measured
+                raise _figure_failed(name, exc, results, opts) from exc
             results.append(figure)
             if bar.disable:
                 echo(_line(figure))

@@ -11,6 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from bench.cli import cli
+from bench.errors import BenchError
 from bench.perf import measure
 from bench.perf.figures import random_images
 from bench.perf.report import COLUMNS, Figure
@@ -159,3 +160,21 @@ def test_a_failing_compile_is_recorded_and_the_step_measured_eager(monkeypatch):
     figure = training_figure("ae", 4, random_images(8), torch.device("cpu"), setup)
     assert figure.compile == "failed" and "no working C++ compiler" in figure.note
     assert math.isfinite(figure.value) and figure.value > 0 and figure.baseline > 0
+
+
+def test_a_failing_figure_keeps_the_figures_before_it_and_names_itself(tmp_path, monkeypatch):
+    """On the GPU machine the last figure (pytorch-fid on scipy 1.18) raised after minutes of
+    figures, and the CSV, written only at the end, was lost with them."""
+    from bench.perf import suite
+
+    def fails():
+        raise TypeError("sqrtm() got an unexpected keyword argument 'disp'")
+
+    measured = Figure("augment/triplets", "images/s", "reference", value=2.0, baseline=1.0, reps=1)
+    monkeypatch.setattr(suite, "plan", lambda opts: [("augment/triplets", lambda: measured), ("fid/frechet_distance", fails)])
+    out = tmp_path / "perf.csv"
+    with pytest.raises(BenchError) as info:
+        suite.run_perf(suite.PerfOptions(device=torch.device("cpu"), out=out), echo=lambda m: None)
+    assert "fid/frechet_distance failed (TypeError: sqrtm()" in str(info.value) and str(out) in str(info.value)
+    rows = pd.read_csv(out)
+    assert list(rows["figure"]) == ["augment/triplets"] and rows["value"].iloc[0] == 2.0
