@@ -55,8 +55,21 @@ def recorded_pairs(archive: Path) -> list:
     return sorted(p for p in data_layer.PAIRS if any(run_dirs(b) for b in _budget_dirs(archive, p)))
 
 
+def _refuse_old_layout(archive: Path, pair: str) -> None:
+    """Records written before the budget level (<pair>/<model>/seed<k>) would be skipped silently."""
+    old = run_dirs(archive / pair) if (archive / pair).is_dir() else []
+    if old:
+        model, seed, _ = old[0]
+        raise BenchError(
+            f"{archive / pair} holds records in the layout before budgets were a folder level ({pair}/{model}/seed{seed}, "
+            f"{len(old)} in all), which this version would not read. Move each <model> folder under the budget its "
+            f"config.json names, e.g. {archive / pair / 'quick' / model}, then publish again."
+        )
+
+
 def read_records(archive: Path, pair: str) -> list:
     """Every record of `pair`; run_dir is where each run lived in its runs folder (<pair>/<model>/seed<k>)."""
+    _refuse_old_layout(archive, pair)
     return [
         read_run(archive, pair, model, seed, seed_dir, run_dir=f"{pair}/{model}/seed{seed}")
         for budget_dir in _budget_dirs(archive, pair)

@@ -460,6 +460,14 @@ def test_a_run_of_another_budget_joins_the_record_of_the_same_model_and_seed(pub
     assert "Budgets below `paper` train far shorter" in quick_section
 
 
+def test_records_in_the_layout_before_budgets_are_refused_not_skipped(published, tmp_path):
+    out = _published_copy(published, tmp_path)
+    shutil.move(out / "records/omniglot/quick/ae", out / "records/omniglot/ae")  # as written before the budget level
+    result = CliRunner().invoke(cli, ["publish", "--runs", str(published["runs"]), "--out", str(out)])
+    assert result.exit_code == 2 and "layout before budgets" in result.output and "omniglot/ae/seed0" in result.output
+    assert (out / "records/omniglot/ae/seed0/config.json").is_file()  # nothing moved or written
+
+
 def published_seeds(published, pair: str, model: str) -> int:
     """How many finished seeds of `model` the module's runs folder holds."""
     return sum(1 for d in (published["runs"] / pair / model).iterdir() if json.loads((d / "metrics.json").read_text())["status"] == "finished")
