@@ -46,8 +46,20 @@ def _pairs_under(folder: Path) -> list:
 
 
 def _budget_dirs(archive: Path, pair: str) -> list:
+    """The pair's budget folders in `archive`; every reader of records lists them here, so records in
+    the layout before the budget level (<pair>/<model>/seed<k>) are refused here rather than skipped."""
     pair_dir = archive / pair
-    return sorted(p for p in pair_dir.iterdir() if p.is_dir()) if pair_dir.is_dir() else []
+    if not pair_dir.is_dir():
+        return []
+    old = run_dirs(pair_dir)
+    if old:
+        model, seed, _ = old[0]
+        raise BenchError(
+            f"{pair_dir} holds records in the layout before budgets were a folder level ({pair}/{model}/seed{seed}, "
+            f"{len(old)} in all), which this version would not read. Move each <model> folder under the budget its "
+            f"config.json names, e.g. {pair_dir / 'quick' / model}, then publish again."
+        )
+    return sorted(p for p in pair_dir.iterdir() if p.is_dir())
 
 
 def recorded_pairs(archive: Path) -> list:
@@ -55,21 +67,8 @@ def recorded_pairs(archive: Path) -> list:
     return sorted(p for p in data_layer.PAIRS if any(run_dirs(b) for b in _budget_dirs(archive, p)))
 
 
-def _refuse_old_layout(archive: Path, pair: str) -> None:
-    """Records written before the budget level (<pair>/<model>/seed<k>) would be skipped silently."""
-    old = run_dirs(archive / pair) if (archive / pair).is_dir() else []
-    if old:
-        model, seed, _ = old[0]
-        raise BenchError(
-            f"{archive / pair} holds records in the layout before budgets were a folder level ({pair}/{model}/seed{seed}, "
-            f"{len(old)} in all), which this version would not read. Move each <model> folder under the budget its "
-            f"config.json names, e.g. {archive / pair / 'quick' / model}, then publish again."
-        )
-
-
 def read_records(archive: Path, pair: str) -> list:
     """Every record of `pair`; run_dir is where each run lived in its runs folder (<pair>/<model>/seed<k>)."""
-    _refuse_old_layout(archive, pair)
     return [
         read_run(archive, pair, model, seed, seed_dir, run_dir=f"{pair}/{model}/seed{seed}")
         for budget_dir in _budget_dirs(archive, pair)
