@@ -1,6 +1,7 @@
 """`bench recon-matrix`: the AugIntAE paper's Table 1 for any set of finished runs.
 
-Rows are trained runs ("<model> on <training domain>", one per run directory), columns are every
+Rows are trained runs ("<model> on <training domain>", one per run directory, with the budget it
+trained at, since one model and seed can have a run at each budget), columns are every
 domain of the same image size whose data is present (synthetic domains always are), cells are the
 reconstruction L2 (metrics.reconstruction: 255 * MSE on [0, 1] pixels) on that domain's test split.
 GANs reconstruct through their inversion (network + refinement with the run's budget).
@@ -21,6 +22,8 @@ from bench.errors import BenchError
 from bench.loading import load_run
 from bench.progress import progress_bar
 from metrics.reconstruction import reconstruction_l2
+
+MATRIX_ID_COLUMNS = ("run", "model", "seed", "budget", "trained_on")  # every other column is an evaluation domain
 
 
 def available_domains(image_shape, data_dir) -> list:
@@ -52,17 +55,18 @@ def recon_matrix(run_dirs, data_dir, device, max_images: Optional[int] = 2000, e
     rows = []
     bar = progress_bar(loaded, desc="recon matrix", unit="run", enabled=progress)
     for run_dir, model, record in bar:
-        model.configure_evaluation(budget_from_record(record))
+        budget = budget_from_record(record)
+        model.configure_evaluation(budget)
         trained_on = data_layer.get_domain(data_layer.get_pair(record["pair"]).train).name
         if getattr(type(model), "trains_on", "train") == "novel":
             trained_on = data_layer.get_pair(record["pair"]).novel
-        row = {"run": str(run_dir), "model": record["model"], "seed": record["seed"], "trained_on": trained_on}
+        row = {"run": str(run_dir), "model": record["model"], "seed": record["seed"], "budget": budget.name, "trained_on": trained_on}
         for name in columns:
             row[name] = reconstruction_l2(model, test_images[name])
         with tqdm.external_write_mode():
             echo(f"{record['model']} (trained on {trained_on}): " + ", ".join(f"{n} {row[n]:.2f}" for n in columns))
         rows.append(row)
-    return pd.DataFrame(rows, columns=["run", "model", "seed", "trained_on", *columns])
+    return pd.DataFrame(rows, columns=[*MATRIX_ID_COLUMNS, *columns])
 
 
 def write_table(table: pd.DataFrame, out: Path) -> None:

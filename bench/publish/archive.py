@@ -7,7 +7,7 @@ every run it did not have. So `bench publish` and `bench leaderboard` also write
 without checkpoints next to the leaderboards:
 
     <out>/records/<pair>/<budget>/<model>/seed<k>/config.json, metrics.json   (copied byte for byte)
-    <out>/records/<pair>/recon_matrix.csv                                     (the pair's Table 1 rows)
+    <out>/records/<pair>/recon_matrix.csv                                     (the pair's Table 1 rows, every budget)
 
 The budget is a level of its own because one model and seed can have a result at each budget
 (`bench run --budget paper` on a GPU next to the `quick` runs made on a CPU; the runner keeps
@@ -15,8 +15,8 @@ them in separate --out folders). Every run with a metrics.json is recorded (fini
 failed; an incomplete run is not a result yet). Each publish reads the runs folder *and* these
 records. A run in the runs folder replaces the record of the same budget, model and seed once it
 has a metrics.json. A record whose run folder is gone stays published. Recon-matrix rows merge
-the same way, keyed by model, seed and training domain (they name no budget: only `quick` runs
-have rows so far). To withdraw a result, delete its record folder. `bench publish --runs
+the same way, keyed by budget, model, seed and training domain. To withdraw a result, delete its
+record folder (and its recon-matrix row). `bench publish --runs
 <out>/records` regenerates the leaderboards from a clone; image grids still need checkpoints.
 """
 
@@ -34,7 +34,7 @@ from bench.publish.collect import CONFIG_FILE, INCOMPLETE, METRICS_FILE, pairs_i
 
 RECORDS_DIR = "records"
 RECON_MATRIX_FILE = "recon_matrix.csv"  # `bench recon-matrix ... --out <runs>/<pair>/recon_matrix.csv`
-_MATRIX_KEY = ("model", "seed", "trained_on")
+_MATRIX_KEY = ("budget", "model", "seed", "trained_on")
 
 
 def records_dir(out_dir) -> Path:
@@ -124,12 +124,19 @@ def read_recon_matrix(path: Path, as_text: bool = False) -> Optional[pd.DataFram
     missing = {"model", "trained_on"} - set(table.columns)
     if missing:
         raise BenchError(f"{path} has no column {', '.join(sorted(missing))}; it is not a `bench recon-matrix` CSV. Rewrite it with `bench recon-matrix ... --out {path}` or remove it.")
+    if "budget" not in table.columns:
+        raise BenchError(
+            f"{path} has no budget column: `bench recon-matrix` wrote it before its rows named the budget their run "
+            f"trained at, so a row could not be told from one of the same model and seed at another budget. Rewrite it "
+            f"with `bench recon-matrix ... --out {path}`, or add a column `budget` holding each row's budget (the "
+            f"budget name in the run's config.json, e.g. quick)."
+        )
     return table
 
 
 def merge_recon_matrix(runs_dir, out_dir, pair: str, target: Path) -> bool:
     """Write `target`: the runs folder's recon-matrix rows, then the recorded rows of runs they do
-    not cover (same model, seed and training domain), sorted; False when neither has any."""
+    not cover (same budget, model, seed and training domain), sorted; False when neither has any."""
     fresh = read_recon_matrix(Path(runs_dir) / pair / RECON_MATRIX_FILE, as_text=True)
     recorded = read_recon_matrix(records_dir(out_dir) / pair / RECON_MATRIX_FILE, as_text=True)
     tables = [t for t in (fresh, recorded) if t is not None]

@@ -8,6 +8,7 @@ is rounded to two significant digits of its CI; a single seed shows 4 significan
 from __future__ import annotations
 
 import math
+import re
 from typing import Optional
 
 import pandas as pd
@@ -128,6 +129,11 @@ def _budget_description(runs, budget: str) -> str:
     return ""
 
 
+def _without_links(text: str) -> str:
+    """Markdown links reduced to their text, for an image's alt text (plain text there)."""
+    return re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+
+
 def budget_section(board: Board, runs, budget: str, published: dict, plots: list, registered: list) -> str:
     table = board.for_budget(budget)
     keys = [k for k in board.metrics if table[f"{k}_mean"].notna().any()]
@@ -196,7 +202,7 @@ def budget_section(board: Board, runs, budget: str, published: dict, plots: list
     if plots:
         parts += ["### Plots", ""]
         for name, caption in plots:
-            parts += [f"**{caption}**", "", f"![{caption}]({name})", ""]
+            parts += [f"**{caption}**", "", f"![{_without_links(caption)}]({name})", ""]
     return "\n".join(parts)
 
 
@@ -226,8 +232,8 @@ def rebuilt_sentence(runs) -> str:
     return template.format(count=count, listed=listed)
 
 
-def pair_readme(board: Board, runs, published: dict, plots: dict, extra_files: list, registered: list, earlier_figures: Optional[str] = None) -> str:
-    """plots: {budget: [(file name, caption)]}; extra_files: [(file name, caption)] not per budget;
+def pair_readme(board: Board, runs, published: dict, plots: dict, registered: list, earlier_figures: Optional[str] = None) -> str:
+    """plots: {budget: [(file name, caption)]};
     registered: every registered model name (the coverage line lists those without a finished run);
     earlier_figures: link to the hand-kept folder of figures drawn before run folders were lost, if any."""
     spec = data_layer.get_pair(board.pair)
@@ -250,10 +256,6 @@ def pair_readme(board: Board, runs, published: dict, plots: dict, extra_files: l
         parts += [f"Headline metric: `{board.headline}` ({label(board.headline)}, {direction(board.headline)} is better); the choice per pair is explained in `bench/publish/columns.py`.", ""]
     for budget in board.budgets():
         parts += [budget_section(board, runs, budget, published, plots.get(budget, []), registered), ""]
-    if extra_files:
-        parts += ["## Across budgets", ""]
-        for name, caption in extra_files:
-            parts += [f"**{caption}**", "", f"![{caption}]({name})", ""]
     parts += [
         "## Files",
         "",

@@ -24,6 +24,7 @@ from bench.publish.aggregate import Board, mean_ci
 from bench.publish.collect import FINISHED
 from bench.publish.columns import COMPETITOR, REFERENCE, arrow, label, model_role
 from bench.publish.palette import model_color, model_sort_key
+from bench.recon_matrix import MATRIX_ID_COLUMNS
 
 DPI = 110
 STYLE = "whitegrid"
@@ -271,26 +272,28 @@ def ground_truth_curves(runs, pair: str, budget: str, path: Path) -> bool:
     return True
 
 
-def recon_matrix_heatmap(table, pair: str, path: Path, runs=()) -> bool:
+def recon_matrix_heatmap(table, pair: str, budget: str, path: Path, runs=()) -> bool:
     """The paper's Table 1 as a heatmap: mean reconstruction L2 of each model (rows, with the
     domain it trained on and the number of runs averaged) on every evaluation domain (columns),
-    over the runs in the CSV; the title names the models of `runs` that finished with no row."""
+    over the CSV's runs at `budget`; the title names the models of `runs` at `budget` that finished
+    with no row."""
     if table is None:
         return False
-    domains = [c for c in table.columns if c not in ("run", "model", "seed", "trained_on") and pd.api.types.is_numeric_dtype(table[c])]
+    table = table[table["budget"].astype(str) == budget]
+    domains = [c for c in table.columns if c not in MATRIX_ID_COLUMNS and pd.api.types.is_numeric_dtype(table[c])]
     if not domains or table.empty:
         return False
     rows = table.groupby(["model", "trained_on"], sort=False)
     grid, counts = rows[domains].mean(), rows.size()
     grid = grid.loc[sorted(grid.index, key=lambda mt: (model_sort_key(mt[0]), mt[1]))]
     grid.index = [f"{m} ({t}, n={counts[(m, t)]})" for m, t in grid.index]
-    finished = sorted({r.model for r in runs if r.status == FINISHED and model_role(r.model) != REFERENCE}, key=model_sort_key)  # pixel fade: nothing to reconstruct
+    finished = sorted({r.model for r in runs if r.budget == budget and r.status == FINISHED and model_role(r.model) != REFERENCE}, key=model_sort_key)  # pixel fade: nothing to reconstruct
     note = _missing_note(dict.fromkeys(finished), set(table["model"].astype(str)), "reconstruction-matrix row")
     fig, (ax,) = _figure(width=1.6 * len(domains) + 5.0, height=max(3.0, 0.45 * len(grid) + 2.0))
     sns.heatmap(grid, ax=ax, annot=True, fmt=".2f", cmap="viridis_r", cbar_kws={"label": "255 x MSE"})
     ax.set_xlabel("evaluation domain (test split)")
     ax.set_ylabel("model (trained on)")
     ax.tick_params(axis="y", rotation=0)
-    ax.set_title(f"{pair}: reconstruction L2 across domains (AugIntAE Table 1){note}", fontsize=10)
+    ax.set_title(f"{pair}, {budget} budget: reconstruction L2 across domains (AugIntAE Table 1){note}", fontsize=10)
     _save(fig, path)
     return True

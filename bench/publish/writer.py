@@ -74,6 +74,8 @@ def build_pair(pair: str, runs: list, target: Path, previous: Optional[Path], im
     _write_csv(board.table, target / "leaderboard.csv")
     published = published_for(pair)
     figures = {}
+    matrix_table = archive.read_recon_matrix(matrix) if matrix is not None else None
+    matrix_source = f"from [{RECORDS_DIR}/{pair}/{RECON_MATRIX_FILE}](../{RECORDS_DIR}/{pair}/{RECON_MATRIX_FILE})"
     for budget in board.budgets():
         slug = _slug(budget)
         made = []
@@ -82,6 +84,7 @@ def build_pair(pair: str, runs: list, target: Path, previous: Optional[Path], im
             (f"noise_frequency_{slug}.png", "noise-frequency curves (AugIntAE Figure 11)", lambda p: plots.noise_frequency_curves(runs, pair, budget, p)),
             (f"ground_truth_{slug}.png", "ground-truth interpolation (AEAI figures)", lambda p: plots.ground_truth_curves(runs, pair, budget, p)),
             (f"admissibility_{slug}.png", "admissibility scores per model", lambda p: plots.admissibility_bars(board, budget, p)),
+            (f"recon_matrix_{slug}.png", f"reconstruction L2 across domains (AugIntAE Table 1), {matrix_source}", lambda p: plots.recon_matrix_heatmap(matrix_table, pair, budget, p, runs)),
         )
         for name, caption, draw in candidates:
             if draw(target / name):
@@ -100,11 +103,7 @@ def build_pair(pair: str, runs: list, target: Path, previous: Optional[Path], im
             if (target / name).is_file():
                 made.append((name, captions[name.split(f"_{slug}.png")[0]]))
         figures[budget] = made
-    extra = []
-    table = archive.read_recon_matrix(matrix) if matrix is not None else None
-    if plots.recon_matrix_heatmap(table, pair, target / "recon_matrix.png", runs):
-        extra.append(("recon_matrix.png", f"reconstruction L2 across domains (AugIntAE Table 1), from [{RECORDS_DIR}/{pair}/{RECON_MATRIX_FILE}](../{RECORDS_DIR}/{pair}/{RECON_MATRIX_FILE})"))
-    _write_text(target / "README.md", pair_readme(board, runs, published, figures, extra, registered, earlier_figures))
+    _write_text(target / "README.md", pair_readme(board, runs, published, figures, registered, earlier_figures))
     return board
 
 

@@ -126,6 +126,7 @@ def test_bench_recon_matrix_matches_the_runs_own_reconstruction_metric(finished_
     table = pd.read_csv(out)
     recorded = json.loads((run_dir / "metrics.json").read_text())["metrics"]["recon_l2_novel"]["value"]
     assert list(table["trained_on"]) == ["lines"] and "lines" in table.columns
+    assert list(table["budget"]) == [json.loads((run_dir / "config.json").read_text())["budget"]["name"]]  # rows of two budgets stay apart
     assert table.loc[0, "lines"] == pytest.approx(recorded, rel=1e-3)
 
 

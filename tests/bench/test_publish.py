@@ -89,7 +89,7 @@ def make_runs(root):
             _write_run(root, "pole", model, seed, _finished(metrics, seed))
     (Path(root) / "lb").mkdir()  # not a pair: ignored
     pd.DataFrame(
-        {"run": ["a", "b"], "model": ["ae", "ae"], "seed": [0, 1], "trained_on": ["omniglot-background"] * 2, "mnist": [10.0, 12.0], "omniglot-evaluation": [3.0, 3.5]}
+        {"run": ["a", "b"], "model": ["ae", "ae"], "seed": [0, 1], "budget": ["quick"] * 2, "trained_on": ["omniglot-background"] * 2, "mnist": [10.0, 12.0], "omniglot-evaluation": [3.0, 3.5]}
     ).to_csv(Path(root) / "omniglot" / "recon_matrix.csv", index=False)
     return Path(root)
 
@@ -265,7 +265,7 @@ def test_publish_is_deterministic_and_leaves_other_files_alone(published):
 def test_plots_are_written_non_empty_and_skipped_without_data(published):
     snap = published["first"]
     for name in ("omniglot/headline_quick.png", "omniglot/noise_frequency_quick.png", "omniglot/admissibility_quick.png",
-                 "omniglot/recon_matrix.png", "pole/headline_quick.png", "pole/ground_truth_quick.png"):  # fmt: skip
+                 "omniglot/recon_matrix_quick.png", "pole/headline_quick.png", "pole/ground_truth_quick.png"):  # fmt: skip
         assert snap[name].startswith(b"\x89PNG") and len(snap[name]) > 5000, name
     assert "omniglot/ground_truth_quick.png" not in snap  # no ground truth on a two-domain pair
     assert "pole/admissibility_quick.png" not in snap
@@ -350,7 +350,7 @@ def test_a_legend_of_every_model_fits_inside_the_figure(tmp_path, monkeypatch):
 def test_the_recon_heatmap_counts_the_runs_of_each_row_and_names_finished_models_without_one(tmp_path, monkeypatch):
     runs = make_runs(tmp_path / "runs")
     table = pd.read_csv(runs / "omniglot" / "recon_matrix.csv")  # ae seeds 0 and 1 only
-    fig = _saved_figure(monkeypatch, lambda: plots.recon_matrix_heatmap(table, "omniglot", tmp_path / "m.png", scan_pair(runs, "omniglot")))
+    fig = _saved_figure(monkeypatch, lambda: plots.recon_matrix_heatmap(table, "omniglot", "quick", tmp_path / "m.png", scan_pair(runs, "omniglot")))
     (ax, *_colorbar) = fig.axes
     assert [t.get_text() for t in ax.get_yticklabels()] == ["ae (omniglot-background, n=2)"]
     assert ax.get_title().endswith("\nno reconstruction-matrix row recorded, not drawn: augintae")  # wgan-gp never finished; pixel fade has nothing to reconstruct
@@ -409,7 +409,7 @@ def test_records_keep_published_runs_whose_folders_are_gone(published, tmp_path)
     assert "records/omniglot/quick/wgan-gp/seed0/config.json" not in snap  # incomplete: not a result yet
     new_runs = tmp_path / "new_runs"  # another machine: one new run and its recon-matrix row, no old run folders
     _write_run(new_runs, "omniglot", "vae", 0, _finished({"fid": _entry(55.0), "recon_l2_novel": _entry(2.0)}, 0))
-    pd.DataFrame({"run": ["c"], "model": ["vae"], "seed": [0], "trained_on": ["omniglot-background"], "mnist": [9.0]}).to_csv(new_runs / "omniglot" / "recon_matrix.csv", index=False)
+    pd.DataFrame({"run": ["c"], "model": ["vae"], "seed": [0], "budget": ["quick"], "trained_on": ["omniglot-background"], "mnist": [9.0]}).to_csv(new_runs / "omniglot" / "recon_matrix.csv", index=False)
     publish(new_runs, out, echo=lambda m: None)
     table = pd.read_csv(out / "omniglot" / "runs.csv")
     assert sorted(table["model"].unique()) == ["ae", "augintae", "pixel-fade", "vae"]  # old runs kept, vae added
@@ -446,6 +446,8 @@ def test_a_run_of_another_budget_joins_the_record_of_the_same_model_and_seed(pub
     shutil.copytree(published["runs"] / "omniglot/ae/seed0", target)
     record = json.loads((target / "config.json").read_text())
     (target / "config.json").write_text(json.dumps({**record, "budget": {"name": "paper", "description": "test paper budget"}}))
+    paper_row = {"run": ["p"], "model": ["ae"], "seed": [0], "budget": ["paper"], "trained_on": ["omniglot-background"], "mnist": [7.0], "omniglot-evaluation": [2.0]}
+    pd.DataFrame(paper_row).to_csv(paper_runs / "omniglot" / "recon_matrix.csv", index=False)
     publish_pair(paper_runs, "omniglot", out, echo=lambda m: None)
     quick = json.loads((out / "records/omniglot/quick/ae/seed0/config.json").read_text())
     paper = json.loads((out / "records/omniglot/paper/ae/seed0/config.json").read_text())
@@ -458,6 +460,21 @@ def test_a_run_of_another_budget_joins_the_record_of_the_same_model_and_seed(pub
     paper_section, quick_section = (out / "omniglot/README.md").read_text().split("## Budget `quick`")
     assert "At `paper` the training schedule" in paper_section and "expect a gap" not in paper_section
     assert "Budgets below `paper` train far shorter" in quick_section
+    matrix = pd.read_csv(out / "records/omniglot/recon_matrix.csv")
+    assert matrix[["budget", "model", "seed", "mnist"]].values.tolist() == [["paper", "ae", 0, 7.0], ["quick", "ae", 0, 10.0], ["quick", "ae", 1, 12.0]]
+    assert "(recon_matrix_paper.png)" in paper_section and "(recon_matrix_quick.png)" in quick_section
+    assert (out / "omniglot/recon_matrix_paper.png").stat().st_size > 5000
+
+
+def test_a_recon_matrix_without_budgets_is_refused_with_the_fix(published, tmp_path):
+    """Rows written before they named their budget could replace a row of another budget: refused."""
+    out = _published_copy(published, tmp_path)
+    legacy = out / "records/omniglot/recon_matrix.csv"
+    pd.read_csv(legacy).drop(columns="budget").to_csv(legacy, index=False)
+    before = (out / "omniglot/README.md").read_bytes()
+    result = CliRunner().invoke(cli, ["publish", "--runs", str(published["runs"]), "--out", str(out)])
+    assert result.exit_code == 2 and "no budget column" in result.output and "add a column `budget`" in result.output
+    assert "Traceback" not in result.output and (out / "omniglot/README.md").read_bytes() == before
 
 
 def test_records_in_the_layout_before_budgets_are_refused_not_skipped(published, tmp_path):
