@@ -22,7 +22,7 @@ from bench.publish.aggregate import Lead, mean_ci, welch_p
 from bench.publish.collect import scan_pair
 from bench.publish.coverage import coverage
 from bench.publish.markdown import fmt_mean_ci, lead_verdict
-from bench.publish.paper import PUBLISHED, published_for
+from bench.publish.paper import PUBLISHED, caveats_for, published_for
 from models import registry
 
 FID = {"ae": [60.0, 62.0, 67.0], "augintae": [50.0, 53.0], "pixel-fade": [40.0]}
@@ -180,6 +180,10 @@ def test_readme_puts_paper_numbers_beside_ours_and_names_the_winner(published):
     # AugIntAE Table 2, Omniglot row: AugIntAE FID 82.5; Table 1: AE on Omni (test) 8.30
     assert re.search(r"\| augintae \| fid ↓ \| 52 ± 19 \| 82\.5 \| AugIntAE Table 2", readme)
     assert re.search(r"\| ae \| recon_l2_novel ↓ \| 3\.20 ± 0\.50 \| 8\.3 \| AugIntAE Table 1", readme)
+    # the Omniglot FID caveat follows the table; no misclassification is beside ours, so no caveat for it
+    caveats = readme.split("### Next to the paper")[1].split("###")[0]
+    assert "- `fid` on Omniglot: the suite compares 28 px images with 28 px test drawings." in caveats
+    assert "`misclassification`" not in caveats
     assert "device `cpu:2 threads`" in readme and "Budget: test budget" in readme
     index = (published["out"] / "README.md").read_text()
     # pixel fade has the lowest FID but is a reference: augintae wins
@@ -582,6 +586,14 @@ def test_headline_metric_per_pair_kind():
     assert columns.direction("adm_monotonicity_oracle") == "higher" and columns.direction("noise_l2_mean") is None
     with pytest.raises(BenchError):
         columns.headline_metric("nope", {"fid"})
+
+
+def test_caveats_apply_to_their_metric_and_pairs_only():
+    mnist = caveats_for("mnist-emnist", {"fid", "misclassification", "recon_l2_novel"})
+    assert len(mnist) == 1 and mnist[0].startswith("`misclassification`")
+    omniglot = caveats_for("omniglot", {"fid", "misclassification"})
+    assert [c.split(":")[0] for c in omniglot] == ["`misclassification`", "`fid` on Omniglot"]
+    assert caveats_for("omniglot", {"recon_l2_novel"}) == []
 
 
 def test_paper_numbers_match_the_papers_tables():
