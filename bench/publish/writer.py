@@ -193,8 +193,10 @@ def _publish(runs_dir, out_dir, pairs: list, index: bool, images: Optional[Image
     runs_dir = check_runs_dir(runs_dir)
     out_dir = Path(out_dir)
     scanned = {pair: archive.scan(runs_dir, out_dir, pair) for pair in pairs}  # every input error before anything is written
-    # the index also summarizes pairs not rebuilt now, from their runs and records
-    others = {pair: archive.scan(runs_dir, out_dir, pair) for pair in archive.pairs_to_publish(runs_dir, out_dir) if pair not in scanned} if index else {}
+    # the index also summarizes the pairs published earlier and not rebuilt now, from their records
+    # alone: their pages were built from those, and a run of theirs still under way in `runs_dir`
+    # (or a pair never published) must not show in the index before its own page does
+    others = {pair: archive.scan(archive.records_dir(out_dir), out_dir, pair) for pair in archive.recorded_pairs(archive.records_dir(out_dir)) if pair not in scanned} if index else {}
     out_dir = ensure_writable_dir(out_dir, "--out folder")
     with _locked(out_dir):
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))

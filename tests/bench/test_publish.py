@@ -494,6 +494,21 @@ def published_seeds(published, pair: str, model: str) -> int:
     return sum(1 for d in (published["runs"] / pair / model).iterdir() if json.loads((d / "metrics.json").read_text())["status"] == "finished")
 
 
+def test_one_pair_refreshes_the_index_without_runs_the_other_pages_do_not_show(published, tmp_path):
+    """`bench leaderboard --pair omniglot` rewrites the index row of every other pair from its records
+    (what its page was built from): a pole run still under way and a pair never published stay out."""
+    out = _published_copy(published, tmp_path)
+    runs = tmp_path / "runs"
+    shutil.copytree(published["runs"], runs)
+    _write_run(runs, "pole", "vae", 0)  # started, no metrics.json yet
+    _write_run(runs, "lines", "ae", 0, _finished({"lines_mean_distance": _entry(0.3)}, 0))
+    pole_row = next(l for l in published["first"]["README.md"].decode().splitlines() if l.startswith("| [pole]"))
+    publish_pair(runs, "omniglot", out, echo=lambda m: None)
+    index = (out / "README.md").read_text()
+    assert pole_row in index.splitlines()  # not "4 / 5": the page says 4 runs
+    assert "[lines]" not in index and not (out / "lines").exists()
+
+
 def test_publishing_from_the_records_alone_gives_the_same_bytes_but_no_incomplete_run(published, tmp_path):
     out = _published_copy(published, tmp_path)
     result = CliRunner().invoke(cli, ["publish", "--runs", str(out / "records"), "--out", str(out)])
