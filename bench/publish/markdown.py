@@ -181,19 +181,19 @@ def budget_section(board: Board, runs, budget: str, published: dict, plots: list
         parts.append(_table(["metric", "best model", "mean", "runner-up", "runner-up mean", "ahead?"], rows))
         parts.append("")
 
-    beside, beside_published = [], []
+    beside, shown = [], set()  # shown: the published metrics in the table, for their caveats
     for _, row in table.iterrows():
         for key in keys:
             paper = published.get((row["model"], key))
             if paper is not None:
-                beside_published.append(paper)
+                shown.add(key)
                 beside.append([row["model"], f"{key} {arrow(key)}", fmt_mean_ci(row[f"{key}_mean"], row[f"{key}_ci95"]), fmt_value(paper.value), f"{paper.source}, {paper.note}"])
     if beside:
         parts += ["### Next to the paper", ""]
         parts.append(f"Published numbers from {PAPER} (single numbers, no seeds or intervals given); ours at the `{budget}` budget.")
         parts.append(_PAPER_GAP.get(budget, _PAPER_GAP[None]) + " See `bench/publish/paper.py` for each mapping.")
         parts += ["", _table(["model", "metric", f"ours ({budget})", "paper", "source"], beside), ""]
-        caveats = caveats_for(board.pair, {p.metric for p in beside_published})
+        caveats = caveats_for(board.pair, shown)
         if caveats:
             parts += ["Protocol differences measured in the suite's `leaderboards/reproduce.md`:", ""]
             parts += [f"- {text}" for text in caveats] + [""]

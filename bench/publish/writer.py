@@ -196,7 +196,8 @@ def _publish(runs_dir, out_dir, pairs: list, index: bool, images: Optional[Image
     # the index also summarizes the pairs published earlier and not rebuilt now, from their records
     # alone: their pages were built from those, and a run of theirs still under way in `runs_dir`
     # (or a pair never published) must not show in the index before its own page does
-    others = {pair: archive.scan(archive.records_dir(out_dir), out_dir, pair) for pair in archive.recorded_pairs(archive.records_dir(out_dir)) if pair not in scanned} if index else {}
+    records = archive.records_dir(out_dir)
+    others = {pair: archive.scan(records, out_dir, pair) for pair in archive.recorded_pairs(records) if pair not in scanned} if index else {}
     out_dir = ensure_writable_dir(out_dir, "--out folder")
     with _locked(out_dir):
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
@@ -220,7 +221,7 @@ def _publish(runs_dir, out_dir, pairs: list, index: bool, images: Optional[Image
             shutil.rmtree(staging, ignore_errors=True)
     written = [out_dir / name for name in names]
     for pair, board in boards.items():
-        recorded = sum(1 for r in scanned[pair] if archive.is_record(r, out_dir)) if archive.records_dir(out_dir).resolve() != runs_dir.resolve() else 0
+        recorded = sum(1 for r in scanned[pair] if archive.is_record(r, out_dir)) if records.resolve() != runs_dir.resolve() else 0
         kept = f" ({recorded} of them from {out_dir / RECORDS_DIR} only)" if recorded else ""
         echo(f"{pair}: {len(scanned[pair])} runs{kept}, {len(board.table)} leaderboard rows -> {out_dir / pair}")
     return written
