@@ -94,7 +94,7 @@ def _parse_metrics(spec: str):
 @click.option("--leaderboard-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("leaderboards"), show_default=True, help="Where <pair>.csv gains a row per run.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a hyperparameter (model.key=value for one model). Repeatable.")
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import a module that registers extra models. Repeatable.")
-@click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True, help="auto: bf16 autocast on CUDA, fp32 elsewhere.")
+@click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True, help="auto: bf16 autocast on CUDA, fp32 elsewhere; fp32 on CUDA also turns TF32 off.")
 @click.option("--compile", "compile_step", is_flag=True, help="torch.compile each model's training step (off by default: no gain measured yet; compare with `bench perf --compile`).")
 @click.option("--force", is_flag=True, help="Retrain runs that already finished or diverged (their files are replaced).")
 @click.option("--on-divergence", type=click.Choice(["skip", "stop"]), default="skip", show_default=True, help="When a run's loss or weights become non-finite it is recorded as diverged; skip: go on with the remaining runs; stop: end the invocation (exit 2).")

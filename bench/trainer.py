@@ -75,10 +75,27 @@ def read_checkpoint(path, config_hash: str, device="cpu") -> dict:
 
 
 def autocast_context(device: torch.device, precision: str):
-    """bf16 autocast on CUDA unless fp32 is asked for; full precision elsewhere."""
+    """bf16 autocast on CUDA unless fp32 is asked for; full precision elsewhere.
+
+    fp32 on CUDA also turns TF32 off for the step: PyTorch runs cuDNN convolutions in TF32 by
+    default, so without this `--precision fp32` would not rule reduced precision out.
+    """
     if device.type == "cuda" and precision in ("auto", "bf16"):
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    if device.type == "cuda":
+        return _without_tf32()
     return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _without_tf32():
+    """IEEE fp32 in cuDNN convolutions and CUDA matmuls for the block; the flags are restored after."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def augmentation_engine(model, image_shape: tuple, padding: str = "zeros") -> Optional[AugmentationEngine]:

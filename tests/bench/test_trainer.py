@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from bench.budgets import Budget
-from bench.trainer import Diverged, Trainer
+from bench.trainer import Diverged, Trainer, autocast_context
 from models.ae import AE, AEConfig
 
 
@@ -129,3 +129,19 @@ def test_compile_routes_every_step_through_torch_compile_and_restores_the_method
     result = trainer.fit()
     assert result.steps == 6 and compiled_calls == list(range(6))
     assert "train_step" not in model.__dict__
+
+
+def test_fp32_on_cuda_turns_tf32_off_for_the_step_and_restores_it():
+    """--precision fp32 must mean IEEE fp32: PyTorch's default runs cuDNN convolutions in TF32.
+    Only the flags are touched, so this runs without a GPU."""
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        with autocast_context(torch.device("cuda"), "fp32"):
+            assert not torch.backends.cudnn.allow_tf32
+            assert not torch.backends.cuda.matmul.allow_tf32
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+        with autocast_context(torch.device("cpu"), "fp32"):  # the CPU has no TF32: flags untouched
+            assert torch.backends.cudnn.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
