@@ -24,18 +24,33 @@ def lerp(z_a: torch.Tensor, z_b: torch.Tensor, alpha) -> torch.Tensor:
     return (1 - a) * z_a + a * z_b
 
 
+def _norm(v: torch.Tensor) -> torch.Tensor:
+    """Row-wise L2 norm (keepdim) whose gradient is 0, not NaN, at the zero vector.
+
+    The square root's derivative is infinite at 0; the inner `where` feeds it 1 there, the outer
+    one returns 0, so no inf ever meets a zero gradient (no clamp involved: torch up to 2.12 gives
+    clamp a gradient of 1 at its bounds, which turned 0 * inf into NaN)."""
+    sq = v.pow(2).sum(1, keepdim=True)
+    positive = sq > 0
+    return torch.where(positive, torch.where(positive, sq, torch.ones_like(sq)).sqrt(), torch.zeros_like(sq))
+
+
 def slerp(z_a: torch.Tensor, z_b: torch.Tensor, alpha) -> torch.Tensor:
     """Spherical interpolation between unit vectors: alpha = 0 gives z_a, alpha = 1 gives z_b.
 
-    Computed in float32 at least; nearly parallel pairs fall back to normalized linear
-    interpolation, where the great-circle formula is numerically unstable.
+    Computed in float32 at least. The angle is omega = 2 atan2(||a - b||, ||a + b||) of the
+    normalized vectors (Kahan's form: accurate at small angles, and its gradient is finite
+    everywhere, at identical (omega = 0) and antipodal (omega = pi) latents included; arccos of
+    the dot product has an infinite derivative at both). Nearly parallel or antipodal pairs
+    (|sin omega| <= 1e-6) fall back to linear interpolation, where the great-circle formula is
+    numerically unstable.
     """
     shape, dtype = z_a.shape, z_a.dtype
     a_flat = z_a.flatten(1).float()
     b_flat = z_b.flatten(1).float()
     a = _alpha_column(alpha, a_flat)
-    cos = (F.normalize(a_flat, dim=1) * F.normalize(b_flat, dim=1)).sum(1, keepdim=True).clamp(-1.0, 1.0)
-    omega = torch.arccos(cos)
+    a_unit, b_unit = F.normalize(a_flat, dim=1), F.normalize(b_flat, dim=1)
+    omega = 2 * torch.atan2(_norm(a_unit - b_unit), _norm(a_unit + b_unit))
     sin = torch.sin(omega)
     safe = sin.abs() > 1e-6
     sin_safe = torch.where(safe, sin, torch.ones_like(sin))
