@@ -3,8 +3,20 @@
 Wertheimer et al., "Augmentation-Interpolative Autoencoders for Unsupervised Few-shot Image
 Generation" (seed 001), section 4 and appendix A.1 "GAN training":
 
-- LSGAN (Mao et al. 2017) with 0/1 targets: the discriminator minimizes
-  mean (D(real) - 1)^2 + mean D(fake)^2, the generator mean (D(fake) - 1)^2.
+- LSGAN (Mao et al. 2017) with targets a = -1 for fake and b = 1 for real: the discriminator
+  minimizes mean (D(real) - 1)^2 + mean (D(fake) + 1)^2, the generator mean (D(fake) - 1)^2
+  (c = b = 1: the generator asks for its images to be scored as real). Why this coding: k (below)
+  rises only while the discriminator separates real from fake by MORE than 1 on average, and the
+  paper says that once the discriminator has caught up, "k increases back to 1". With 0/1
+  targets the margin mean D(real) - mean D(fake) cannot usefully exceed 1 (a perfect
+  discriminator reaches exactly 1), so k could only fall: in the suite's first paper-length runs
+  k reached 0 within 1,400-2,400 of 24,100 updates and never came back, leaving plain
+  autoencoders. With -1/1 targets a winning discriminator separates by up to 2 (k rises at up to
+  0.001 per update) and a fooled one by about 0 (k falls), as the paper describes. The
+  generator's target c = 1 (rather than Mao et al.'s c = 0 of their Pearson chi^2 setting)
+  keeps that reading: a generator that "wins" drives D(fake) towards D(real) and so the margin
+  towards 0, which is when the paper lowers k; with c = 0 a winning generator would hold the
+  margin at 1, where k stops moving.
 - The discriminator is the encoder architecture with one output (`make_encoder(shape, 1)`).
 - L_AE = L_recon + k * gamma * L_adv, gamma = ||grad L_recon|| / ||grad L_adv|| per image (eq. 2-3).
   "Per image" is read as: both gradients are taken with respect to each decoded image x_hat_i,
@@ -13,7 +25,8 @@ Generation" (seed 001), section 4 and appendix A.1 "GAN training":
   with two `torch.autograd.grad` calls on x_hat and a single backward pass through the
   autoencoder with the combined image gradient g_rec + k * gamma_i * g_adv.
 - k_0 = 1 and, after each update, k <- clip(k - 0.001 * (1 - (mean D(real) - mean D(fake))), 0, 1)
-  (eq. 4-6): k shrinks while the discriminator separates real from fake by less than 1.
+  (eq. 4-6): k shrinks while the discriminator separates real from fake by less than 1 and grows
+  back while it separates them by more than 1.
   `BalanceFactor` keeps k in a buffer, so it is checkpointed with the model.
 
 No public implementation of the paper was found; the update order (discriminator step first,
@@ -36,14 +49,19 @@ from models.optim import adam
 
 
 # --- LSGAN losses ------------------------------------------------------------------------------
+REAL_TARGET = 1.0  # b
+FAKE_TARGET = -1.0  # a
+GENERATOR_TARGET = REAL_TARGET  # c (see the module docstring)
+
+
 def lsgan_d_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
-    """Discriminator loss: mean (D(real) - 1)^2 + mean D(fake)^2 (computed in float32)."""
-    return (d_real.float() - 1).pow(2).mean() + d_fake.float().pow(2).mean()
+    """Discriminator loss: mean (D(real) - b)^2 + mean (D(fake) - a)^2, b = 1, a = -1 (float32)."""
+    return (d_real.float() - REAL_TARGET).pow(2).mean() + (d_fake.float() - FAKE_TARGET).pow(2).mean()
 
 
 def lsgan_g_loss(d_fake: torch.Tensor) -> torch.Tensor:
-    """Generator loss: mean (D(fake) - 1)^2 (computed in float32)."""
-    return (d_fake.float() - 1).pow(2).mean()
+    """Generator loss: mean (D(fake) - c)^2, c = 1 (computed in float32)."""
+    return (d_fake.float() - GENERATOR_TARGET).pow(2).mean()
 
 
 # --- the dynamic balance factor k -------------------------------------------------------------
@@ -117,6 +135,8 @@ class LSGANAutoencoder(Autoencoder):
     """An `Autoencoder` with the paper's auxiliary LSGAN discriminator, k and gradient rescaling."""
 
     Config = LSGANConfig
+    # 1: LSGAN targets 0/1 (k could only fall); 2: targets -1/1, so k recovers as in A.1.
+    revision = 2
     adversarial = True
     uses_augmentation = True
 

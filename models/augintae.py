@@ -29,6 +29,12 @@ Deviations and readings:
   is not used;
 - the update order (discriminator, then autoencoder, then k) is the suite's choice.
 
+Revisions (`models/adversarial.py`): 1 used LSGAN targets 0/1, with which the balance factor k
+could only fall (it reached 0 early and switched the adversarial term off); 2 uses -1/1, so k
+recovers as appendix A.1 describes. SLERP's gradient is finite at identical latents since the
+same change (it gave NaN on torch <= 2.12, where the one-family ablations diverged); on later
+torch the values are unchanged, so that alone is no new revision.
+
 Models: `augintae` (the paper's model), `augintae-noadv` (no adversarial term: a
 non-adversarial model, so the trainer's lr schedule /10 at 35% and 70% applies), and the Fig. 7
 ablation `augintae-rotate|translate|scale|shear`, each trained with one augmentation family only.

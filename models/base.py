@@ -68,6 +68,11 @@ class BenchModel(nn.Module):
     augmentation_families: ClassVar[Optional[frozenset]] = None  # None: every family
     steps_multiplier: ClassVar[float] = 1.0  # WGAN-GP trains twice as long, as in the paper
     trains_on: ClassVar[str] = "train"  # "novel": trained on the novel domain's train split (oracle)
+    # Bump whenever what the model trains or how it encodes, decodes, interpolates or samples
+    # changes meaning (not for refactors that keep results): results of an older revision are
+    # published apart from the current one's. Subclasses inherit it; say in the model's
+    # docstring what each revision changed.
+    revision: ClassVar[int] = 1
 
     def __init__(self, config: ModelConfig, image_shape: tuple):
         super().__init__()

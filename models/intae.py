@@ -20,6 +20,12 @@ its baselines ("we use the alpha-weighted interpolated image as the training ima
 applies to AE and IntAE models"). Hyperparameters as `augintae` (appendix A.1): Adam 1e-3 for
 both networks, constant learning rate, k_0 = 1, k step 0.001, latent 32 (28x28) or 512.
 
+Revisions (`models/adversarial.py`): 1 used LSGAN targets 0/1, with which the balance factor k
+could only fall (it reached 0 early and switched the adversarial term off); 2 uses -1/1, so k
+recovers as appendix A.1 describes. SLERP's gradient is finite at identical latents since the
+same change (it gave NaN on torch <= 2.12, where the one-family ablations diverged); on later
+torch the values are unchanged, so that alone is no new revision.
+
 Deviations and readings:
 - the shared suite backbones stand in for the paper's InfoGAN/DCGAN networks;
 - rescaling in `intae`: the paper rescales "all adversarial gradients so that their magnitudes

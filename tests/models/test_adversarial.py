@@ -9,8 +9,8 @@ from models.adversarial import BalanceFactor, lsgan_d_loss, lsgan_g_loss, rescal
 
 def test_lsgan_losses_on_constructed_outputs():
     d_real = torch.tensor([[1.0], [0.0], [2.0]])  # (D-1)^2: 0, 1, 1 -> mean 2/3
-    d_fake = torch.tensor([[0.0], [1.0]])  # D^2: 0, 1 -> mean 1/2
-    assert lsgan_d_loss(d_real, d_fake).item() == pytest.approx(2 / 3 + 1 / 2)
+    d_fake = torch.tensor([[0.0], [1.0]])  # (D+1)^2: 1, 4 -> mean 5/2
+    assert lsgan_d_loss(d_real, d_fake).item() == pytest.approx(2 / 3 + 5 / 2)
     assert lsgan_g_loss(torch.tensor([[0.0], [1.0], [3.0]])).item() == pytest.approx((1 + 0 + 4) / 3)
     # bf16 discriminator outputs are scored in float32
     assert lsgan_g_loss(torch.tensor([[0.0]], dtype=torch.bfloat16)).dtype == torch.float32
@@ -117,3 +117,35 @@ def test_rescaled_backward_with_zero_adversarial_gradient_is_reconstruction_only
     x_hat = decoder(z)
     _losses(x_hat, disc, target)[0].backward()
     assert torch.allclose(grad, decoder.weight.grad)
+
+
+def test_lsgan_targets_let_a_winning_discriminator_separate_by_more_than_one():
+    # a = -1 for fake, b = 1 for real, generator target c = 1 (see models/adversarial.py)
+    assert lsgan_d_loss(torch.tensor([[1.0]]), torch.tensor([[-1.0]])).item() == 0.0  # the perfect discriminator ...
+    assert lsgan_d_loss(torch.tensor([[1.0]]), torch.tensor([[0.0]])).item() == pytest.approx(1.0)  # ... is not 0/1
+    assert lsgan_g_loss(torch.tensor([[1.0]])).item() == 0.0  # the generator asks to be scored real
+
+
+@pytest.mark.parametrize("name", ["ae-gan", "intae", "augintae"])
+def test_k_climbs_back_to_one_when_the_discriminator_wins(name):
+    """Appendix A.1: k falls while D separates real from fake by less than 1, 'allowing the
+    discriminator to catch up until the margin of separation is greater than 1 again. At that
+    point k increases back to 1'. With the autoencoder frozen (lr 0) the discriminator wins and
+    must hold the margin above 1, so k climbs from 0.5 back to 1. The test runs k's step at 0.01
+    (10x the paper's 0.001, so 150 updates take seconds): what 0/1 targets got wrong is the
+    margin, which could not exceed 1, so k fell at any rate."""
+    from model_testing import lines_images, train_briefly
+
+    from models import registry
+    from models.config import apply_overrides
+
+    torch.manual_seed(0)
+    cls = registry.get(name)
+    model = cls(apply_overrides(cls.Config, {"lr": 0.0, "k_rate": 0.01}, model_name=name), (1, 28, 28))
+    model.balance.k.fill_(0.5)
+    images = lines_images(256)[:, :, 2:30, 2:30].contiguous()  # 28x28: the InfoGAN backbones
+    history = train_briefly(model, images, steps=150, batch_size=8, log_every=10)
+    ks = [round(float(h["k"]), 3) for h in history]
+    margins = [float(h["d_real"] - h["d_fake"]) for h in history]
+    assert model.balance.k.item() == 1.0, f"k over training: {ks}; margins {margins}"
+    assert max(margins) > 1.5 and ks[3] > 0.5  # a real separation, and k rose early
