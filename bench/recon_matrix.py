@@ -3,8 +3,12 @@
 Rows are trained runs ("<model> on <training domain>", one per run directory, with the budget it
 trained at, since one model and seed can have a run at each budget), columns are every
 domain of the same image size whose data is present (synthetic domains always are), cells are the
-reconstruction L2 (metrics.reconstruction: 255 * MSE on [0, 1] pixels) on that domain's test split.
-GANs reconstruct through their inversion (network + refinement with the run's budget).
+reconstruction L2 (metrics.reconstruction: 255 * MSE on [0, 1] pixels) on that domain's test split
+(at most `max_images` of it: a seeded, label-stratified random subset, `bench.data.load_domain`).
+GANs reconstruct through their inversion (network + refinement with the run's budget). Each row
+records the model's revision and the revision of the subset rule (`subset_revision`, the
+highest of the columns' domains; empty when no split was capped), so that a page shows only
+rows of the current revisions (bench/publish/revisions.py).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from bench.loading import load_run
 from bench.progress import progress_bar
 from metrics.reconstruction import reconstruction_l2
 
-MATRIX_ID_COLUMNS = ("run", "model", "seed", "budget", "trained_on")  # every other column is an evaluation domain
+MATRIX_ID_COLUMNS = ("run", "model", "seed", "budget", "trained_on", "model_revision", "subset_revision")  # every other column is an evaluation domain
 
 
 def available_domains(image_shape, data_dir) -> list:
@@ -49,9 +53,13 @@ def recon_matrix(run_dirs, data_dir, device, max_images: Optional[int] = 2000, e
     if not columns:
         raise BenchError(f"No domain of image shape {list(shape)} has its data under {data_dir}. Pass --data-dir (see `bench pairs`).")
     test_images = {}
+    capped = []
     for name in columns:
         spec = data_layer.get_domain(name)
-        test_images[name] = spec.load(data_dir, max_train=1, max_test=max_images).test.images
+        test_images[name] = data_layer.load_domain(spec, data_dir, max_train=1, max_test=max_images).test.images
+        if max_images is not None and max_images < spec.split_sizes[1]:
+            capped.append(spec.subset_revision)
+    subset_revision = max(capped) if capped else None
     rows = []
     bar = progress_bar(loaded, desc="recon matrix", unit="run", enabled=progress)
     for run_dir, model, record in bar:
@@ -60,7 +68,10 @@ def recon_matrix(run_dirs, data_dir, device, max_images: Optional[int] = 2000, e
         trained_on = data_layer.get_domain(data_layer.get_pair(record["pair"]).train).name
         if getattr(type(model), "trains_on", "train") == "novel":
             trained_on = data_layer.get_pair(record["pair"]).novel
-        row = {"run": str(run_dir), "model": record["model"], "seed": record["seed"], "budget": budget.name, "trained_on": trained_on}
+        row = {
+            "run": str(run_dir), "model": record["model"], "seed": record["seed"], "budget": budget.name, "trained_on": trained_on,
+            "model_revision": record.get("model_revision", 1), "subset_revision": subset_revision,
+        }  # fmt: skip
         for name in columns:
             row[name] = reconstruction_l2(model, test_images[name])
         with tqdm.external_write_mode():

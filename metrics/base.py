@@ -1,11 +1,15 @@
 """The metric registry and the context every metric receives.
 
 A metric is a function `fn(ctx) -> {key: MetricValue}` registered with `@register_metric(name,
-applies=...)`. It may only use the model's public interface (`encode` through `ctx.encode`,
+applies=..., revision=...)`. It may only use the model's public interface (`encode` through `ctx.encode`,
 `decode`, `interpolate`, `sample`) and the data in the context: metrics never import models.
 `bench.evaluate` times each metric and writes `{value, protocol, seconds, details}` per key into
 `metrics.json`. A metric that cannot run here (missing weights, a pair without labels) raises
 `MetricSkipped` with a message naming what is missing; the other metrics still run.
+
+A metric's `revision` (recorded with every value) is bumped whenever what it measures changes
+meaning (its definition, sample or protocol; not a refactor that keeps values): results of an
+older revision are published apart from the current ones.
 """
 
 from __future__ import annotations
@@ -43,19 +47,22 @@ class MetricSpec:
     fn: Callable
     applies: Callable  # ctx -> bool
     description: str
+    revision: int = 1
 
 
 _METRICS: dict = {}
 
 
-def register_metric(name: str, description: str, applies: Callable = lambda ctx: True):
+def register_metric(name: str, description: str, applies: Callable = lambda ctx: True, revision: int = 1):
     if not name or not name.replace("_", "").isalnum() or name != name.lower():
         raise ValueError(f"metric names are lower-case words joined by '_', got {name!r}")
+    if not isinstance(revision, int) or revision < 1:
+        raise ValueError(f"metric {name!r}: revision must be a positive integer, got {revision!r}")
 
     def wrap(fn):
         if name in _METRICS:
             raise ValueError(f"metric {name!r} is registered twice")
-        _METRICS[name] = MetricSpec(name, fn, applies, description)
+        _METRICS[name] = MetricSpec(name, fn, applies, description, revision)
         return fn
 
     return wrap
@@ -115,12 +122,23 @@ class MetricContext:
 
     def test_images(self, which: str, n: Optional[int] = None) -> torch.Tensor:
         """The first n test images of the "train" or "novel" domain as floats in [0, 1] on the
-        model's device (capped by the budget's eval_images)."""
+        model's device (at most the budget's eval_images). The runner loads a capped test split
+        as a seeded, label-stratified random subset in draw order (`bench.data.load_pair`), so
+        every prefix is a random sample of the whole split, never its file order."""
         domain = self.train_domain if which == "train" else self.novel_domain
         cap = self.budget.eval_images
         images = domain.test.images
         limit = min(x for x in (n, cap, images.shape[0]) if x is not None)
         return images[:limit].to(self.device).float().div_(255.0)
+
+    def test_split_note(self, which: str) -> str:
+        """How the "train" or "novel" domain's test images were drawn, for protocols."""
+        domain = self.train_domain if which == "train" else self.novel_domain
+        note = domain.split_note("test") if hasattr(domain, "split_note") else f"all {len(domain.test)} test images"
+        cap = self.budget.eval_images
+        if cap is not None and cap < len(domain.test):
+            note += f"; the first {cap} of those"
+        return note
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,8 @@ distribution or the test set ... the same architecture as other experiments" (A.
 suite's encoder backbone with two outputs (`models.backbones.make_encoder(shape, 2)`), trained
 with cross-entropy and Adam (lr 1e-3) for the budget's `classifier_steps` updates of 64 images,
 32 from each domain's TRAIN split (balanced classes whatever the split sizes). Held-out accuracy is
-measured on the TEST splits of both domains (capped by the budget's eval_images) and reported as
+measured on the TEST images of both domains as the run loaded them (at most the budget's
+eval_images: a seeded random subset stratified by label where that caps the split) and reported as
 the mean of the two per-domain accuracies (balanced accuracy).
 
 One classifier serves every run of a pair: it is trained with a fixed seed (0, not the run seed),
@@ -137,6 +138,7 @@ def _cache_key(ctx, n_eval) -> dict:
         "lr": LR,
         "train_images": [len(ctx.train_domain.train), len(ctx.novel_domain.train)],
         "test_images": list(n_eval),
+        "test_drawn": [ctx.test_split_note("train"), ctx.test_split_note("novel")],
         "seed": CLASSIFIER_SEED,
     }
 
@@ -177,7 +179,7 @@ def _build(ctx) -> DomainClassifier:
             "classifier": "binary domain classifier, suite encoder backbone (models.backbones.make_encoder(shape, 2))",
             "trained_on": f"{ctx.train_domain.name} train ({key['train_images'][0]} images) vs {ctx.novel_domain.name} train ({key['train_images'][1]} images), balanced batches of {BATCH_SIZE}",
             "optimizer": f"Adam lr {LR}, cross-entropy, {key['steps']} updates, seed {CLASSIFIER_SEED}",
-            "held_out": f"test splits: {key['test_images'][0]} {ctx.train_domain.name} + {key['test_images'][1]} {ctx.novel_domain.name} images",
+            "held_out": f"test images: {key['test_images'][0]} {ctx.train_domain.name} ({key['test_drawn'][0]}) + {key['test_images'][1]} {ctx.novel_domain.name} ({key['test_drawn'][1]})",
             "accuracy_train_domain": acc_train,
             "accuracy_novel_domain": acc_novel,
             "balanced_accuracy": accuracy,

@@ -11,9 +11,10 @@
   (paper: "captures likelihood of belonging to the wrong domain"); with the classifier's held-out
   accuracy as `domain_classifier_accuracy` (%), which bounds how far the score can be trusted.
 
-Reference images: min(test split size, fid_images) images of the novel test split, drawn without
-replacement with a fixed seed (0, shared by all runs, so reference statistics are cached once per
-domain). The paper compares 5,000 generated images with "the test set" without a count; equal
+Reference images: min(test images loaded, fid_images) of the novel domain's test images as the
+run loaded them (the whole split, or where the budget caps it a seeded random subset stratified
+by label), drawn without replacement with a fixed seed (0, shared by all runs, so reference
+statistics are cached once per domain). The paper compares 5,000 generated images with "the test set" without a count; equal
 counts keep FID's small-sample bias the same on both sides, and smaller budgets (fewer images)
 give higher FIDs than the paper's protocol, which their protocol records.
 """
@@ -39,7 +40,10 @@ def reference_images(ctx) -> tuple:
     split = ctx.novel_domain.test
     n = min(len(split), ctx.budget.fid_images)
     index = torch.randperm(len(split), generator=torch.Generator().manual_seed(REFERENCE_SEED))[:n].sort().values
-    what = f"{n} of the {len(split)} {ctx.novel_domain.name} test images, drawn without replacement (fixed seed {REFERENCE_SEED})"
+    what = (
+        f"{n} of the {len(split)} {ctx.novel_domain.name} test images loaded ({ctx.test_split_note('novel')}), "
+        f"drawn without replacement (fixed seed {REFERENCE_SEED})"
+    )
     return split.images[index], what
 
 

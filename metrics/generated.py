@@ -2,8 +2,10 @@
 
 - Generative models (`model.generative`, e.g. a WGAN-GP): `model.sample(N)`.
 - Interpolative models: few-shot generation in the novel domain. Pairs of distinct images are
-  drawn from the novel domain's full test split (not capped by the budget's eval_images: more
-  seeds, more distinct paths) and each pair gives 3 points on its path, alpha = 0.25, 0.5, 0.75:
+  drawn from the novel domain's test images as the run loaded them: the whole test split, or at
+  budgets that cap it (`eval_images`) a seeded random subset stratified by label (every Omniglot
+  character, hence every alphabet, is represented; `bench.data.load_pair`); the protocol's
+  `source_images` says which. Each pair gives 3 points on its path, alpha = 0.25, 0.5, 0.75:
   decode(interpolate(encode(x_a), encode(x_b), alpha)); ceil(N / 3) pairs, truncated to N images.
   `encode` is the evaluation's encoder (the model's own, a GAN's inversion, or the oracle).
 
@@ -90,6 +92,10 @@ def draw_pairs(labels, n_images: int, n_pairs: int, same_class: bool, generator:
     return order[pos_a], order[pos_b]
 
 
+def _split_note(domain) -> str:
+    return domain.split_note("test") if hasattr(domain, "split_note") else f"all {len(domain.test)} test images"
+
+
 @torch.no_grad()
 def _interpolate(ctx) -> GeneratedSet:
     if ctx.pairing not in PAIRINGS:
@@ -118,7 +124,7 @@ def _interpolate(ctx) -> GeneratedSet:
         "pairs": n_pairs,
         "alphas": list(ALPHAS),
         "pairing": rule,
-        "source_images": f"{ctx.novel_domain.name} test split, all {len(split)} images",
+        "source_images": f"{ctx.novel_domain.name} test split: {_split_note(ctx.novel_domain)}",
         "encoder": ctx.encoder,
         "seed": ctx.seed,
         "rng": "fid-pairs",

@@ -68,8 +68,9 @@ def iter_paths(model, z_a: torch.Tensor, z_b: torch.Tensor, alphas: torch.Tensor
 
 def novel_pair_latents(ctx, n_pairs: Optional[int] = None) -> dict:
     """Random ordered pairs of different novel-domain test images and their latents, drawn once
-    per context (ctx.shared) from ctx.generator("novel-path-pairs") over the first
-    `budget.eval_images` test images. Keys: index_a, index_b (CPU int64), z_a, z_b, n_images."""
+    per context (ctx.shared) from ctx.generator("novel-path-pairs") over the novel domain's test
+    images (`ctx.test_images`: at most the budget's eval_images, a stratified random subset of the
+    split where it is capped). Keys: index_a, index_b (CPU int64), z_a, z_b, n_images, drawn."""
     n_pairs = int(ctx.budget.path_pairs if n_pairs is None else n_pairs)
 
     def build():
@@ -77,7 +78,7 @@ def novel_pair_latents(ctx, n_pairs: Optional[int] = None) -> dict:
         index_a, index_b = random_pairs(x.shape[0], n_pairs, ctx.generator("novel-path-pairs"))
         dev_a, dev_b = index_a.to(x.device), index_b.to(x.device)
         z = encode_batched(ctx, torch.cat([x[dev_a], x[dev_b]]))
-        return {"index_a": index_a, "index_b": index_b, "z_a": z[:n_pairs], "z_b": z[n_pairs:], "n_images": int(x.shape[0])}
+        return {"index_a": index_a, "index_b": index_b, "z_a": z[:n_pairs], "z_b": z[n_pairs:], "n_images": int(x.shape[0]), "drawn": ctx.test_split_note("novel")}
 
     return ctx.shared(f"paths:novel-pairs:{n_pairs}", build)
 
@@ -86,7 +87,7 @@ def pair_protocol(pairs: dict, steps: int = PATH_STEPS) -> dict:
     """The protocol entries every metric on `novel_pair_latents` pairs records."""
     return {
         "pairs": int(pairs["z_a"].shape[0]),
-        "pairing": f"ordered pairs of two different novel-domain test images, uniform over the first {pairs['n_images']} test images, ctx.generator('novel-path-pairs')",
+        "pairing": f"ordered pairs of two different novel-domain test images, uniform over {pairs['n_images']} test images ({pairs.get('drawn', 'the test split')}), ctx.generator('novel-path-pairs')",
         "alphas": f"{steps} points, alpha = k/{steps - 1}, k = 0..{steps - 1}",
         "path": "decode(model.interpolate(E(x_a), E(x_b), alpha))",
     }

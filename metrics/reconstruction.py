@@ -90,11 +90,11 @@ def reconstruction_metric(ctx) -> dict:
         value = shared_recon_l2(ctx, key)
         out[f"recon_l2_{key}"] = MetricValue(
             value,
-            {"definition": PROTOCOL, "domain": domain.name, "split": "test", "images": int(x.shape[0]), "encoder": ctx.encoder},
+            {"definition": PROTOCOL, "domain": domain.name, "split": "test", "images": int(x.shape[0]), "drawn": ctx.test_split_note(key), "encoder": ctx.encoder},
         )
     novel = ctx.test_images("novel")
     out["recon_spread_novel"] = MetricValue(
         _shared_reconstruction(ctx, "novel")["spread"],
-        {"definition": SPREAD_PROTOCOL, "domain": ctx.novel_domain.name, "split": "test", "images": int(novel.shape[0]), "encoder": ctx.encoder},
+        {"definition": SPREAD_PROTOCOL, "domain": ctx.novel_domain.name, "split": "test", "images": int(novel.shape[0]), "drawn": ctx.test_split_note("novel"), "encoder": ctx.encoder},
     )
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -34,6 +35,31 @@ def get_pair(name: str) -> PairSpec:
     return PAIRS[name]
 
 
+def load_domain(spec: DomainSpec, root, download: bool = False, max_train: Optional[int] = None, max_test: Optional[int] = None) -> DomainData:
+    """One domain with its splits capped at max_train / max_test items: a seeded, label-stratified
+    random subset (`DomainData.sampled`), or for domains stored in i.i.d. order (`iid_order`) the
+    first items, which are such a sample already. Never the file order of a real dataset."""
+    if not spec.iid_order:
+        return spec.load(root, download=download).sampled(max_train, max_test)
+    data = spec.load(root, download=download, max_train=max_train, max_test=max_test)
+    notes = {}
+    for split, cap, full in (("train", max_train, spec.split_sizes[0]), ("test", max_test, spec.split_sizes[1])):
+        if cap is not None and cap < full:
+            notes[split] = f"the first {int(cap)} of the {full} {split} images of the split's fixed i.i.d. random sequence"
+    return replace(data, notes=notes)
+
+
+def data_revisions(pair: PairSpec) -> dict:
+    """{domain: revision} of the pair's domains (recorded with every result)."""
+    return {name: get_domain(name).revision for name in dict.fromkeys((pair.train, pair.novel))}
+
+
+def subset_revisions(pair: PairSpec) -> dict:
+    """{domain: subset_revision}: how capped splits are drawn (recorded with results of budgets
+    that cap a split)."""
+    return {name: get_domain(name).subset_revision for name in dict.fromkeys((pair.train, pair.novel))}
+
+
 def load_pair(
     pair: PairSpec,
     root,
@@ -43,14 +69,14 @@ def load_pair(
 ):
     """(training-domain data, novel-domain data), both with train splits capped at `max_train`
     (the novel domain's train split trains the pair's domain classifier and the oracle baselines)
-    and test splits capped at `max_test`."""
+    and test splits capped at `max_test` (`load_domain`: random, label-stratified subsets)."""
     root = Path(root)
     train_spec, novel_spec = get_domain(pair.train), get_domain(pair.novel)
-    train = train_spec.load(root, download=download, max_train=max_train, max_test=max_test)
+    train = load_domain(train_spec, root, download, max_train, max_test)
     if pair.one_domain:
         novel = train
     else:
-        novel = novel_spec.load(root, download=download, max_train=max_train, max_test=max_test)
+        novel = load_domain(novel_spec, root, download, max_train, max_test)
     if train.image_shape != novel.image_shape:
         raise BenchError(
             f"Pair {pair.name}: domains {pair.train} {train.image_shape} and {pair.novel} {novel.image_shape} "
@@ -59,4 +85,17 @@ def load_pair(
     return train, novel
 
 
-__all__ = ["DomainData", "DomainSpec", "Split", "PairSpec", "PAIRS", "domains", "get_domain", "get_pair", "load_pair"]
+__all__ = [
+    "DomainData",
+    "DomainSpec",
+    "Split",
+    "PairSpec",
+    "PAIRS",
+    "domains",
+    "get_domain",
+    "get_pair",
+    "load_domain",
+    "load_pair",
+    "data_revisions",
+    "subset_revisions",
+]

@@ -575,6 +575,7 @@ def _spec(source, size: int, channels: int, description: str, split_sizes: tuple
         split_sizes=split_sizes,
         load=source.load,
         expected_files=source.expected_files,
+        subset_revision=2,  # 2: capped splits are stratified random subsets (1: file order)
     )
 
 

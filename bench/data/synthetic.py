@@ -542,6 +542,7 @@ SYNTHETIC_DOMAINS: list = [
         split_sizes=SPLIT_SIZES["lines"],
         load=_loader("lines"),
         expected_files=_no_files,
+        iid_order=True,
     ),
     DomainSpec(
         name="pole",
@@ -549,12 +550,14 @@ SYNTHETIC_DOMAINS: list = [
         channels=1,
         kind="synthetic",
         description=(
-            "AEAI-style pole casting a shadow, light azimuth theta ~ U(0, 180) and elevation "
-            "phi ~ U(20, 70) degrees, 64x64 (our renderer, see bench.data.synthetic)"
+            f"AEAI-style pole casting a shadow, light azimuth theta ~ U({PoleRenderer.param_low[0]:g}, "
+            f"{PoleRenderer.param_high[0]:g}) and elevation phi ~ U({PoleRenderer.param_low[1]:g}, "
+            f"{PoleRenderer.param_high[1]:g}) degrees, 64x64 (our renderer, see bench.data.synthetic)"
         ),
         split_sizes=SPLIT_SIZES["pole"],
         load=_loader("pole"),
         expected_files=_no_files,
+        iid_order=True,
     ),
 ]
 

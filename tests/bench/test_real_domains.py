@@ -499,3 +499,49 @@ def test_celeba_text_file_failing_md5_is_a_bench_error(tmp_path, monkeypatch):
     (folder / "list_eval_partition.txt").write_text("000001.jpg 0\n")
     with pytest.raises(BenchError, match="list_eval_partition.txt looks truncated or corrupt"):
         SPECS["celeba-male"].load(tmp_path)
+
+
+def write_many_alphabets(root: Path, subset: str, alphabets: int = 20, characters: int = 2) -> None:
+    blank = Image.fromarray(np.ones((105, 105), dtype=bool))
+    for a in range(alphabets):
+        for c in range(characters):
+            out = root / "omniglot-py" / subset / f"Alphabet{a:02d}" / f"character{c + 1:02d}"
+            out.mkdir(parents=True)
+            for drawing in range(1, 21):
+                blank.save(out / f"{a:02d}{c:02d}_{drawing:02d}.png")
+
+
+def test_a_capped_omniglot_test_split_is_a_stratified_random_subset_covering_every_alphabet(tmp_path):
+    """At `quick` the metrics score 2,000 of Omniglot's 2,636 evaluation test images; in file
+    (alphabetical) order that left about 5 of the 20 alphabets out. A capped split must be a
+    seeded random subset that covers every character, hence every alphabet."""
+    from bench import data as data_layer
+
+    write_many_alphabets(tmp_path, "images_background", alphabets=2)
+    write_many_alphabets(tmp_path, "images_evaluation")  # 20 alphabets x 2 characters x 4 test drawings
+    train, novel = data_layer.load_pair(data_layer.get_pair("omniglot"), tmp_path, max_test=60)
+    alphabets = novel.test.labels // 2  # characters are numbered in (alphabet, character) order
+    assert len(novel.test) == 60 and sorted(set(alphabets.tolist())) == list(range(20))
+    counts = torch.bincount(novel.test.labels, minlength=40)
+    assert counts.min() >= 1 and counts.max() <= 2  # 60 of 160: 1 or 2 of each character's 4
+    assert novel.test.labels.tolist() != sorted(novel.test.labels.tolist())  # not file order
+    assert "stratified by label" in novel.split_note("test") and "60 of the 160" in novel.split_note("test")
+    again = data_layer.load_pair(data_layer.get_pair("omniglot"), tmp_path, max_test=60)[1]
+    assert torch.equal(again.test.labels, novel.test.labels)  # a fixed seed: every run scores the same images
+    assert len(train.test) == 16 and "all 16 test images" == train.split_note("test")  # uncapped: whole split
+
+
+def test_stratified_order_covers_every_label_first_then_follows_the_label_shares():
+    from bench.data.domain import Split, stratified_order
+
+    labels = torch.tensor([0] * 1 + [1] * 9 + [2] * 90)
+    order = stratified_order(labels, 100, seed=3)
+    assert sorted(order.tolist()) == list(range(100))  # a permutation
+    assert sorted(labels[order[:3]].tolist()) == [0, 1, 2]  # every label in the first 3
+    counts = torch.bincount(labels[order[:51]], minlength=3).tolist()
+    assert counts[0] == 1 and 4 <= counts[1] <= 6 and 44 <= counts[2] <= 46  # about 51 x the shares
+    assert torch.equal(order, stratified_order(labels, 100, seed=3))
+    assert not torch.equal(order, stratified_order(labels, 100, seed=4))
+    split = Split(torch.zeros(100, 1, 2, 2, dtype=torch.uint8), labels)
+    assert torch.equal(split.sample(10, seed=3).labels, labels[order[:10]])
+    assert split.sample(None, seed=3) is split and split.sample(500, seed=3) is split

@@ -486,3 +486,12 @@ def test_pole_interpolation_linear_and_distance():
     d = POLE.param_distance(path[:-1], path[1:])
     assert d.shape == (4,)
     np.testing.assert_allclose(d, math.hypot(40, 10))
+
+
+def test_the_pole_domain_description_states_the_renderers_sampling_ranges():
+    from bench.data.synthetic import SYNTHETIC_DOMAINS
+
+    spec = {d.name: d for d in SYNTHETIC_DOMAINS}["pole"]
+    low, high = POLE.param_low, POLE.param_high
+    assert f"theta ~ U({low[0]:g}, {high[0]:g})" in spec.description
+    assert f"phi ~ U({low[1]:g}, {high[1]:g})" in spec.description  # it said U(20, 70); phi is drawn from 35 to 70

@@ -68,7 +68,7 @@ def test_separates_domains_with_held_out_accuracy(trained):
     p_bright, p_dark = clf.prob_novel(BRIGHT.test.images), clf.prob_novel(DARK.test.images.float() / 255)
     assert p_bright.shape == (40,) and p_dark.shape == (48,)
     assert (p_bright > 0.5).all() and (p_dark < 0.5).all()
-    assert clf.protocol["held_out"].startswith("test splits: 32 dark + 32 bright")
+    assert clf.protocol["held_out"].startswith("test images: 32 dark (all 48 test images; the first 32 of those) + 32 bright")
     assert clf.protocol["accuracy_train_domain"] >= 0.9 and clf.protocol["accuracy_novel_domain"] >= 0.9
     assert dc.get_domain_classifier(ctx) is clf  # shared within one evaluation
 

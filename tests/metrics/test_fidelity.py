@@ -128,10 +128,10 @@ def test_interpolation_pairs_share_a_class_and_use_the_full_split(tmp_path):
     # pair-major: 3 points per pair at 0.25 / 0.5 / 0.75, 34 pairs truncated to 100 images
     torch.testing.assert_close(alpha, torch.tensor(ALPHAS * 34)[:100])
     assert (a[:99].view(33, 3) == a[0:99:3, None]).all() and (b[:99].view(33, 3) == b[0:99:3, None]).all()
-    assert a.max() >= 16  # drawn from the whole test split, not the eval_images cap of 16
+    assert a.max() >= 16  # drawn from the test images as loaded (a capped split is capped when loaded), not re-capped here
     protocol = generation_protocol(ctx)
     assert protocol["pairs"] == 34 and protocol["generated"] == 100 and protocol["alphas"] == list(ALPHAS)
-    assert protocol["pairing"] == "two distinct images of the same class" and "all 40 images" in protocol["source_images"]
+    assert protocol["pairing"] == "two distinct images of the same class" and "all 40 test images" in protocol["source_images"]
     # reproducible from the run seed; another seed draws other pairs
     again = generated_images(make_ctx(PairRevealer(CODE_SHAPE), novel, novel, tmp_path, fid_images=100))
     other = generated_images(make_ctx(PairRevealer(CODE_SHAPE), novel, novel, tmp_path, fid_images=100, seed=1))
