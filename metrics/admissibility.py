@@ -18,6 +18,10 @@ novel-domain test images:
   ||p_{k+1} - x_i|| >= ||p_k - x_i|| - tol and ||p_{k+1} - x_j|| <= ||p_k - x_j|| + tol, with the
   pixel L2 distance (AEAI leaves "a distance on the manifold" open) and tol = 1e-3 ||x_i - x_j||
   so float noise and negligible wiggles do not count as violations. 1 for a pixel cross-fade.
+  A path that does not move (its length sum_k ||p_{k+1} - p_k|| at most tol, e.g. a collapsed
+  model that decodes one image for every latent) neither departs x_i nor approaches x_j: all
+  its steps count as violations and it scores 0, not the perfect 1 its constant distances would
+  otherwise give. (Revision 2; revision 1 scored such paths 1.)
 - credibility ("interpolants belong to the domain with high probability"): adm_credibility = mean
   over pairs and all N points of the probability that the point belongs to the novel domain under
   the pair's train-vs-novel domain classifier (`metrics.domain_classifier`). Only on pairs whose
@@ -88,11 +92,13 @@ def monotone_steps(path: torch.Tensor, x_i: torch.Tensor, x_j: torch.Tensor, rel
     tol = rel_tol * (a - b).norm(dim=1, keepdim=True)
     away = d_i[:, 1:] >= d_i[:, :-1] - tol
     towards = d_j[:, 1:] <= d_j[:, :-1] + tol
-    return away & towards
+    moves = (flat[:, 1:] - flat[:, :-1]).norm(dim=2).sum(1, keepdim=True) > tol  # a still path is not monotone
+    return away & towards & moves
 
 
 def monotonicity_score(path: torch.Tensor, x_i: torch.Tensor, x_j: torch.Tensor, rel_tol: float = MONOTONE_REL_TOL) -> torch.Tensor:
-    """(P,) fraction of monotone steps (1 = the path always departs x_i and approaches x_j)."""
+    """(P,) fraction of monotone steps (1 = the path always departs x_i and approaches x_j; 0 for
+    a path that does not move)."""
     return monotone_steps(path, x_i, x_j, rel_tol).float().mean(1)
 
 
@@ -114,7 +120,11 @@ def _nanmean(t: torch.Tensor) -> float:
     return t[ok].mean().item() if ok.any() else float("nan")
 
 
-@register_metric("admissibility", "AEAI admissibility of novel-domain interpolation paths: boundary, smoothness, monotonicity, credibility")
+@register_metric(
+    "admissibility",
+    "AEAI admissibility of novel-domain interpolation paths: boundary, smoothness, monotonicity, credibility",
+    revision=2,  # 2: a path that does not move scores monotonicity 0 (1 scored it 1, the best value)
+)
 @torch.no_grad()
 def admissibility_metric(ctx) -> dict:
     """adm_boundary_l2, adm_smoothness, adm_monotonicity and (pairs of two domains) adm_credibility."""

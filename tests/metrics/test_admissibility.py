@@ -76,6 +76,17 @@ def test_monotonicity_one_for_a_fade_and_lower_for_back_and_forth():
     assert monotonicity_score(detour, x_i, x_j).item() == 0.0
 
 
+def test_a_path_that_does_not_move_is_not_monotone():
+    # a collapsed model decodes one image for every latent: its distances never change, which
+    # the steps' rule alone would score 1, the best value
+    x_i, x_j = endpoints(1)
+    still = x_i.expand(17, *x_i.shape).clone()
+    assert monotonicity_score(still, x_i, x_j).item() == 0.0
+    nearly = still + 1e-6 * torch.arange(17.0).view(17, 1, 1, 1)  # moves less than the tolerance
+    assert monotonicity_score(nearly, x_i, x_j).item() == 0.0
+    assert monotonicity_score(along(x_i, x_j, torch.linspace(0, 1, 17).tolist()), x_i, x_j).item() == 1.0
+
+
 def test_boundary_is_zero_for_exact_endpoints_and_the_recon_l2_otherwise():
     x_i, x_j = endpoints(2)
     path = along(x_i, x_j, [0, 0.5, 1])
