@@ -1,7 +1,8 @@
 """Runs the registered metrics that apply to a trained model; records each with its protocol and time.
 
-Each entry of `metrics.json["metrics"]` is {"value", "protocol", "seconds", "metric"[, "details"]}:
-`metric` names the registered metric that produced the key and `seconds` is that metric's compute
+Each entry of `metrics.json["metrics"]` is {"value", "protocol", "seconds", "metric", "revision"
+[, "details"]}: `metric` names the registered metric that produced the key, `revision` its
+revision (records without one are revision 1) and `seconds` is that metric's compute
 time (shared images, such as the FID sample set, are charged to the first metric that needs them).
 A metric that cannot run here is listed under `metrics.json["skipped"]` with the reason, after one
 warning; the other metrics still run. Leaderboards keep the value under the key's name.
@@ -9,12 +10,14 @@ warning; the other metrics still run. Leaderboards keep the value under the key'
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from typing import Optional
 
 import torch
 
+from bench import data as data_layer
 from bench.progress import progress_bar
 from metrics.base import MetricContext, MetricSkipped, all_metrics, get_metrics
 
@@ -27,6 +30,9 @@ def evaluate(ctx: MetricContext, names: Optional[list] = None) -> tuple:
     requested = names is not None
     specs = get_metrics(names) if requested else list(all_metrics().values())
     ctx.model.configure_evaluation(ctx.budget)
+    provenance = {"data_revisions": data_layer.data_revisions(ctx.pair)}
+    if ctx.budget.eval_images is not None or ctx.budget.max_train is not None:  # capped splits: how they were drawn
+        provenance["subset_revisions"] = data_layer.subset_revisions(ctx.pair)
     suffix = ORACLE_SUFFIX if ctx.encoder == "oracle" else ""
     results, skipped = {}, {}
     bar = progress_bar(specs, desc=f"{ctx.model.name} metrics", enabled=ctx.progress)
@@ -49,13 +55,27 @@ def evaluate(ctx: MetricContext, names: Optional[list] = None) -> tuple:
             if not math.isfinite(entry["value"]):  # undefined (e.g. every path constant): JSON null
                 entry["value"] = None
             entry["protocol"] = {**entry["protocol"], "seed": ctx.seed, "budget": ctx.budget.name}
-            results[key + suffix] = {**entry, "metric": spec.name, "seconds": seconds}
+            results[key + suffix] = {**entry, "metric": spec.name, "revision": spec.revision, **provenance, "seconds": seconds}
     return results, skipped
 
 
 def headline_values(metrics: dict) -> dict:
     """{metric: value}, in name order (metrics.json is written with sorted keys too)."""
     return {name: metrics[name]["value"] for name in sorted(metrics)}
+
+
+def revision_columns(metrics: dict) -> dict:
+    """The leaderboard-row columns naming what produced the values, as compact JSON:
+    metric_revisions ({metric: revision}), data_revisions and subset_revisions ({domain:
+    revision}; see bench.data.domain.DomainSpec). Entries recorded before revisions existed
+    count as revision 1."""
+    found = {"metric_revisions": {}, "data_revisions": {}, "subset_revisions": {}}
+    for entry in metrics.values():
+        if isinstance(entry, dict) and entry.get("metric"):
+            found["metric_revisions"][entry["metric"]] = entry.get("revision", 1)
+            found["data_revisions"].update(entry.get("data_revisions") or {})
+            found["subset_revisions"].update(entry.get("subset_revisions") or {})
+    return {column: json.dumps(values, sort_keys=True, separators=(",", ":")) for column, values in found.items()}
 
 
 @torch.no_grad()

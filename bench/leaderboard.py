@@ -15,7 +15,7 @@ from bench.atomic import atomic_path, file_lock
 
 KEY = ["model", "seed", "budget", "config_hash"]
 LEADING = ["pair", "model", "seed", "budget", "status"]
-TRAILING = ["steps", "train_seconds", "config_hash", "code_version", "device", "run_dir", "finished_at"]
+TRAILING = ["model_revision", "metric_revisions", "data_revisions", "subset_revisions", "steps", "train_seconds", "config_hash", "code_version", "device", "run_dir", "finished_at"]
 
 
 def locked(path: Path):

@@ -25,7 +25,7 @@ import torch
 from bench import data as data_layer
 from bench.atomic import ensure_writable_dir, file_lock, read_json_object, torch_save, write_json
 from bench.errors import BenchError
-from bench.evaluate import evaluate, headline_values
+from bench.evaluate import evaluate, headline_values, revision_columns
 from bench.grids import write_run_grids
 from bench.leaderboard import add_rows
 from bench.paths import cache_dir as default_cache_dir
@@ -141,8 +141,14 @@ def _record(cls, config, pair, budget, seed, opts, image_shape) -> dict:
         "budget": budget.to_dict(),
         "hyperparameters": config.to_dict(),
     }
+    revision = getattr(cls, "revision", 1)
+    if revision > 1:  # revision 1 is the suite before revisions existed: its hashes stay as they were
+        defining["model_revision"] = revision
     return {
         **defining,
+        "model_revision": revision,
+        "data_revisions": data_layer.data_revisions(pair),
+        **({"subset_revisions": data_layer.subset_revisions(pair)} if budget.eval_images is not None or budget.max_train is not None else {}),
         "seed": seed,
         "config_hash": config_hash(defining),
         "code_version": code_version(),
@@ -190,10 +196,7 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
                 ckpt_path.unlink(missing_ok=True)  # left by a kill between metrics.json and its removal
             return _row(record, previous, run_dir)
         if previous.get("config_hash") != record["config_hash"]:
-            raise BenchError(
-                f"{run_dir} already holds a run with another configuration. Use --force to replace it, "
-                "or choose another --out folder."
-            )
+            raise BenchError(f"{run_dir} already holds a run with another configuration{_revision_note(run_dir, record)}. Use --force to replace it, or choose another --out folder.")
     if ckpt_path.exists():
         read_checkpoint(ckpt_path, record["config_hash"])  # refuse before anything is written
     write_json(run_dir / "config.json", record)
@@ -266,6 +269,17 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
     return _row(record, payload, run_dir)
 
 
+def _revision_note(run_dir: Path, record: dict) -> str:
+    """' (revision R of the model; this suite trains revision S)' when that is the difference."""
+    try:
+        old = json.loads((run_dir / "config.json").read_text()).get("model_revision", 1)
+    except (OSError, ValueError, AttributeError):
+        return ""
+    if old == record["model_revision"]:
+        return ""
+    return f" (revision {old} of {record['model']}; this suite trains revision {record['model_revision']})"
+
+
 def _peak_memory(device: torch.device) -> dict:
     """Peak resident memory of this run (training and metrics), and peak CUDA memory on a GPU."""
     peaks = {"peak_rss_mib": round(peak_rss_mib(), 1)}
@@ -300,14 +314,17 @@ def _row(record: dict, payload: dict, run_dir: Path) -> dict:
     diverged = {}
     if payload["status"] == "diverged":
         diverged = {"last_finite_losses": json.dumps(payload.get("last_finite_losses", {}), sort_keys=True)}
+    metrics = payload.get("metrics", {})
     return {
         "pair": record["pair"],
         "model": record["model"],
         "seed": record["seed"],
         "budget": record["budget"]["name"],
         "status": payload["status"],
-        **headline_values(payload.get("metrics", {})),
+        **headline_values(metrics),
         **diverged,
+        "model_revision": record.get("model_revision", 1),
+        **revision_columns(metrics),
         "steps": payload.get("steps", payload.get("diverged_at_step", 0)),
         "train_seconds": payload.get("train_seconds", 0.0),
         "config_hash": record["config_hash"],

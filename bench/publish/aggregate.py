@@ -94,7 +94,8 @@ def leaderboard(runs, pair: str) -> Board:
         row["code_versions"] = _joined(r.record.get("code_version") for r in finished)
         row["config_hashes"] = _joined(r.record.get("config_hash") for r in finished)
         rows.append(row)
-    table = pd.DataFrame(rows)
+    base = ["pair", "model", "budget", "role", "n_seeds", "n_failed", "n_incomplete"]
+    table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=base + ["collapsed", "train_seconds_mean", "seeds", "devices", "code_versions", "config_hashes"])
     sort_cols, ascending = ["budget"], [True]
     if headline is not None:
         table["_key"] = table[f"{headline}_mean"] * (-1 if direction(headline) == "higher" else 1)

@@ -7,6 +7,7 @@ every run it did not have. So `bench publish` and `bench leaderboard` also write
 without checkpoints next to the leaderboards:
 
     <out>/records/<pair>/<budget>/<model>/seed<k>/config.json, metrics.json   (copied byte for byte)
+    <out>/records/<pair>/<budget>/<model>/seed<k>/earlier/<revision>/...       (results of an earlier revision)
     <out>/records/<pair>/recon_matrix.csv                                     (the pair's Table 1 rows, every budget)
 
 The budget is a level of its own because one model and seed can have a result at each budget
@@ -14,7 +15,10 @@ The budget is a level of its own because one model and seed can have a result at
 them in separate --out folders). Every run with a metrics.json is recorded (finished, diverged,
 failed; an incomplete run is not a result yet). Each publish reads the runs folder *and* these
 records. A run in the runs folder replaces the record of the same budget, model and seed once it
-has a metrics.json. A record whose run folder is gone stays published. Recon-matrix rows merge
+has a metrics.json; when the two differ in model or data revision (`bench/publish/revisions.py`)
+the older one is kept under `earlier/<revision>/` and listed on the page apart from the current
+results, so a rerun after a model's revision never erases what the earlier model scored. A record
+whose run folder is gone stays published. Recon-matrix rows merge
 the same way, keyed by budget, model, seed and training domain. To withdraw a result, delete its
 record folder (and its recon-matrix row). `bench publish --runs
 <out>/records` regenerates the leaderboards from a clone; image grids still need checkpoints.
@@ -23,6 +27,7 @@ record folder (and its recon-matrix row). `bench publish --runs
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -31,8 +36,10 @@ import pandas as pd
 from bench.errors import BenchError
 from bench import data as data_layer
 from bench.publish.collect import CONFIG_FILE, INCOMPLETE, METRICS_FILE, pairs_in, read_run, run_dirs, scan_pair
+from bench.publish.revisions import revision_rank, revision_tag
 
 RECORDS_DIR = "records"
+EARLIER_DIR = "earlier"  # <seed>/earlier/<revision>/: a record that a run of a newer revision replaced
 RECON_MATRIX_FILE = "recon_matrix.csv"  # `bench recon-matrix ... --out <runs>/<pair>/recon_matrix.csv`
 _MATRIX_KEY = ("budget", "model", "seed", "trained_on")
 
@@ -68,12 +75,17 @@ def recorded_pairs(archive: Path) -> list:
 
 
 def read_records(archive: Path, pair: str) -> list:
-    """Every record of `pair`; run_dir is where each run lived in its runs folder (<pair>/<model>/seed<k>)."""
-    return [
-        read_run(archive, pair, model, seed, seed_dir, run_dir=f"{pair}/{model}/seed{seed}")
-        for budget_dir in _budget_dirs(archive, pair)
-        for model, seed, seed_dir in run_dirs(budget_dir)
-    ]
+    """Every record of `pair`, its earlier-revision ones (`superseded`) included; run_dir is where
+    each run lived in its runs folder (<pair>/<model>/seed<k>)."""
+    found = []
+    for budget_dir in _budget_dirs(archive, pair):
+        for model, seed, seed_dir in run_dirs(budget_dir):
+            run_dir = f"{pair}/{model}/seed{seed}"
+            found.append(read_run(archive, pair, model, seed, seed_dir, run_dir=run_dir))
+            earlier = seed_dir / EARLIER_DIR
+            for tag_dir in sorted(p for p in earlier.iterdir() if p.is_dir()) if earlier.is_dir() else []:
+                found.append(replace(read_run(archive, pair, model, seed, tag_dir, run_dir=run_dir), superseded=True))
+    return found
 
 
 def is_record(run, out_dir) -> bool:
@@ -88,24 +100,45 @@ def pairs_to_publish(runs_dir, out_dir) -> list:
 
 def scan(runs_dir, out_dir, pair: str) -> list:
     """The pair's runs from the runs folder plus the records no run there replaces (same budget,
-    model and seed), sorted by (budget, model, seed). `runs_dir` may be the records folder itself
-    (publishing from a clone). With neither runs nor records, scan_pair's error names the missing runs."""
+    model and seed), sorted by (budget, model, seed). A replaced record of another revision stays,
+    marked `superseded` (and a run folder of an older revision than its record is the superseded
+    one). `runs_dir` may be the records folder itself (publishing from a clone). With neither runs
+    nor records, scan_pair's error names the missing runs."""
     runs_dir, archive = Path(runs_dir), records_dir(out_dir)
     from_archive = archive.resolve() == runs_dir.resolve()
     fresh = scan_pair(runs_dir, pair) if not from_archive and pair in _pairs_under(runs_dir) else []
-    replaced = {(r.budget, r.model, r.seed) for r in fresh if r.status != INCOMPLETE}
-    kept = [r for r in read_records(archive, pair) if (r.budget, r.model, r.seed) not in replaced]
-    if not fresh and not kept:
+    records = read_records(archive, pair)
+    if not fresh and not records:
         return scan_pair(runs_dir, pair)  # raises: no runs of this pair
-    return sorted(fresh + kept, key=lambda r: (r.budget, r.model, r.seed, r.status))
+    main = {(r.budget, r.model, r.seed): r for r in records if not r.superseded}
+    kept = [r for r in records if r.superseded]
+    for run in fresh:
+        key = (run.budget, run.model, run.seed)
+        if run.status == INCOMPLETE:  # not a result yet: listed beside the record it may replace
+            kept.append(run)
+            continue
+        old = main.get(key)
+        if old is None:
+            main[key] = run
+            continue
+        newer, older = (old, run) if revision_rank(old) > revision_rank(run) else (run, old)
+        main[key] = newer
+        if revision_tag(older) != revision_tag(newer):
+            same = (older.budget, older.model, older.seed, revision_tag(older))
+            kept = [k for k in kept if not (k.superseded and (k.budget, k.model, k.seed, revision_tag(k)) == same)]
+            kept.append(replace(older, superseded=True))
+    return sorted(list(main.values()) + kept, key=lambda r: (r.budget, r.model, r.seed, r.superseded, r.status))
 
 
 def write_records(runs, pair_records: Path) -> None:
-    """Copy config.json and metrics.json of every run with a result into `pair_records`/<budget>/<model>/seed<k>."""
+    """Copy config.json and metrics.json of every run with a result into
+    `pair_records`/<budget>/<model>/seed<k> (earlier-revision ones into its earlier/<revision>/)."""
     for r in runs:
         if r.status == INCOMPLETE:
             continue
         target = pair_records / r.budget / r.model / f"seed{r.seed}"
+        if r.superseded:
+            target = target / EARLIER_DIR / revision_tag(r)
         target.mkdir(parents=True, exist_ok=True)
         for name in (CONFIG_FILE, METRICS_FILE):
             shutil.copyfile(r.source_dir / name, target / name)

@@ -25,6 +25,7 @@ from bench import data as data_layer
 from bench.atomic import read_json_object
 from bench.errors import BenchError
 from bench.publish.columns import ordered_metrics
+from bench.publish.revisions import model_is_current, revision_label, stale_reason
 
 _REMEDY = "rerun that run (bench run ... --force) or move its folder out of the runs folder."
 
@@ -34,7 +35,7 @@ REBUILT_KEY = "rebuilt_from"  # in a metrics.json rebuilt from a published runs.
 _SEED_DIR = re.compile(r"^seed(\d+)$")
 
 LEADING = ["pair", "model", "seed", "budget", "status"]
-TRAILING = ["steps", "train_seconds", "wall_seconds", "config_hash", "code_version", "device", "run_dir", "finished_at", "note"]
+TRAILING = ["revision", "steps", "train_seconds", "wall_seconds", "config_hash", "code_version", "device", "run_dir", "finished_at", "note"]
 
 
 @dataclass
@@ -49,6 +50,7 @@ class Run:
     payload: dict = field(default_factory=dict)  # metrics.json ({} while incomplete)
     note: str = ""
     source_dir: Optional[Path] = field(default=None, compare=False)  # where its files are (a run folder or the records archive)
+    superseded: bool = False  # an earlier-revision record that a newer run of the same model and seed replaced
 
     @property
     def rebuilt(self) -> bool:
@@ -154,6 +156,17 @@ def metric_keys(runs) -> list:
     return ordered_metrics({k for r in runs if r.status == FINISHED for k in r.metrics}, pair=runs[0].pair if runs else None)
 
 
+def _revision_cell(run) -> str:
+    """The runs.csv revision column: 'model r2', with what is older about it ('model r1 (now r2)',
+    'data ... (now r2)'), and 'earlier record' for one a rerun replaced."""
+    parts = [revision_label(run)]
+    if model_is_current(run):
+        parts += sorted({stale_reason(run, key) for key in run.metrics} - {""})
+    if run.superseded:
+        parts.append("earlier record")
+    return "; ".join(parts)
+
+
 def runs_table(runs) -> pd.DataFrame:
     """runs.csv: one row per run, every status, every metric value (empty where not measured)."""
     keys = ordered_metrics({k for r in runs for k in r.metrics}, pair=runs[0].pair if runs else None)
@@ -164,6 +177,7 @@ def runs_table(runs) -> pd.DataFrame:
             {
                 "pair": r.pair, "model": r.model, "seed": r.seed, "budget": r.budget, "status": r.status,
                 **{k: r.value(k) for k in keys},
+                "revision": _revision_cell(r),
                 "steps": p.get("steps", p.get("diverged_at_step")),
                 "train_seconds": p.get("train_seconds"),
                 "wall_seconds": p.get("wall_seconds"),

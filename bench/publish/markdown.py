@@ -11,17 +11,19 @@ import math
 import re
 from typing import Optional
 
+import numpy as np
 import pandas as pd
 
 from bench import data as data_layer
 from bench.publish.aggregate import SIGNIFICANCE, Board, Lead, best_by_metric
 from bench.publish.collect import FINISHED
-from bench.publish.columns import COLLAPSE_BELOW, COMPETITOR, ORACLE, REFERENCE, arrow, direction, label
+from bench.publish.columns import COLLAPSE_BELOW, COMPETITOR, ORACLE, REFERENCE, arrow, direction, label, ordered_metrics
 from bench.publish.coverage import TARGET_SEEDS, coverage, coverage_cell, coverage_sentence
 from bench.publish.palette import model_sort_key
 from bench.publish.paper import PAPER, caveats_for
 
 DASH = "–"
+EARLIER_COLUMNS = 6  # metric columns of the earlier-revision table (all of them are in runs.csv)
 ROLE_NOTE = {REFERENCE: "reference", ORACLE: "oracle"}
 COLLAPSED = "(collapsed)"
 COLLAPSE_NOTE = (
@@ -237,19 +239,62 @@ def rebuilt_sentence(runs) -> str:
     return template.format(count=count, listed=listed)
 
 
-def pair_readme(board: Board, runs, published: dict, plots: dict, registered: list, earlier_figures: Optional[str] = None) -> str:
+def earlier_section(board: Board, earlier: list) -> str:
+    """'Results of an earlier revision': what the tables above leave out because a newer model,
+    metric or data revision changed its meaning (bench/publish/revisions.py), mean over seeds;
+    one table per reason, with the first EARLIER_COLUMNS of the metrics it concerns."""
+    if not earlier:
+        return ""
+    by_reason = {}
+    for item in earlier:
+        by_reason.setdefault(item.why, []).append(item)
+    parts = [
+        "## Results of an earlier revision",
+        "",
+        "Left out of the tables, means and plots above because the model, a metric, or the data or test subset it was "
+        "scored on has changed meaning since (each is versioned: `BenchModel.revision`, `register_metric(revision=)`, "
+        "`DomainSpec.revision` and `subset_revision`; see `bench/publish/revisions.py`). Mean over the listed seeds; "
+        "*rerun since*: a run at the current revision has replaced it above. Every value is in [runs.csv](runs.csv) "
+        "and the records.",
+        "",
+    ]
+    for why, items in sorted(by_reason.items(), key=lambda kv: (not kv[0].startswith("model"), kv[0])):
+        keys = {k for item in items for k in item.keys}
+        order = [k for k in board.metrics if k in keys] + ordered_metrics(keys - set(board.metrics), pair=board.pair)
+        shown = order[:EARLIER_COLUMNS]
+        groups = {}
+        for item in items:
+            groups.setdefault((item.run.budget, item.run.model, item.superseded), []).append(item)
+        rows = []
+        for (budget, model, superseded), group in sorted(groups.items(), key=lambda kv: (kv[0][0], model_sort_key(kv[0][1]), kv[0][2])):
+            seeds = ", ".join(str(i.run.seed) for i in sorted(group, key=lambda i: i.run.seed))
+            cells = [model + (" (rerun since)" if superseded else ""), f"`{budget}`", seeds]
+            for key in shown:
+                values = [v for v in (i.value(key) for i in group if i.run.status == FINISHED) if math.isfinite(v)]
+                cells.append(fmt_value(float(np.mean(values))) if values else DASH)
+            rows.append(cells)
+        more = f" ({len(order) - len(shown)} more metrics in runs.csv)" if len(order) > len(shown) else ""
+        parts += [f"**{why}**{more}", "", _table(["model", "budget", "seeds"] + [f"{k} {arrow(k)}".strip() for k in shown], rows), ""]
+    return "\n".join(parts)
+
+
+def pair_readme(board: Board, runs, published: dict, plots: dict, registered: list, earlier_figures: Optional[str] = None, earlier: tuple = (), n_dirs: Optional[int] = None) -> str:
     """plots: {budget: [(file name, caption)]};
     registered: every registered model name (the coverage line lists those without a finished run);
-    earlier_figures: link to the hand-kept folder of figures drawn before run folders were lost, if any."""
+    earlier_figures: link to the hand-kept folder of figures drawn before run folders were lost, if any;
+    earlier: the results of an earlier revision (`revisions.Earlier`), listed apart;
+    n_dirs: how many run records the page was built from (default: len(runs))."""
     spec = data_layer.get_pair(board.pair)
     statuses = pd.Series([r.status for r in runs]).value_counts().sort_index()
     counts = ", ".join(f"{n} {s}" for s, n in statuses.items())
+    n_earlier = len({(i.run.budget, i.run.model, i.run.seed, i.superseded) for i in earlier})
+    apart = f"; results of {n_earlier} runs of an earlier revision, in whole or in part, are listed apart at the end" if earlier else ""
     parts = [
         f"# {board.pair}",
         "",
         f"{spec.train} → {spec.novel}: {spec.description}.",
-        f"Written by `bench publish` (or `bench leaderboard --pair {board.pair}`) from {len(runs)} run directories ({counts}); "
-        "regenerate rather than edit.",
+        f"Written by `bench publish` (or `bench leaderboard --pair {board.pair}`) from {n_dirs or len(runs)} run records "
+        f"({counts} at the current revision{apart}); regenerate rather than edit.",
         "",
     ]
     rebuilt = rebuilt_sentence(runs)
@@ -261,6 +306,9 @@ def pair_readme(board: Board, runs, published: dict, plots: dict, registered: li
         parts += [f"Headline metric: `{board.headline}` ({label(board.headline)}, {direction(board.headline)} is better); the choice per pair is explained in `bench/publish/columns.py`.", ""]
     for budget in board.budgets():
         parts += [budget_section(board, runs, budget, published, plots.get(budget, []), registered), ""]
+    section = earlier_section(board, list(earlier))
+    if section:
+        parts += [section]
     parts += [
         "## Files",
         "",

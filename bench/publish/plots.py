@@ -24,6 +24,7 @@ from bench.publish.aggregate import Board, mean_ci
 from bench.publish.collect import FINISHED
 from bench.publish.columns import COMPETITOR, REFERENCE, arrow, label, model_role
 from bench.publish.palette import model_color, model_sort_key
+from bench.publish.revisions import current_matrix_rows
 from bench.recon_matrix import MATRIX_ID_COLUMNS
 
 DPI = 110
@@ -210,6 +211,43 @@ def noise_frequency_curves(runs, pair: str, budget: str, path: Path) -> bool:
     return True
 
 
+def _loss_series(run, key: str):
+    """(steps, values) of one logged loss of a run's loss_history; None if it never logged it."""
+    history = run.payload.get("loss_history")
+    points = [(h.get("step"), (h.get("losses") or {}).get(key)) for h in history if isinstance(h, dict)] if isinstance(history, list) else []
+    points = [(s, v) for s, v in points if isinstance(s, (int, float)) and isinstance(v, (int, float))]
+    return (tuple(s for s, _ in points), [float(v) for _, v in points]) if points else None
+
+
+def balance_factor_curves(runs, pair: str, budget: str, path: Path) -> bool:
+    """The AugIntAE balance factor k over training (appendix A.1), per adversarial model: mean over
+    seeds with a 95% band, from the runs' loss histories. k = 1 weighs the adversarial term fully;
+    k = 0 leaves a plain autoencoder."""
+    curves = {}
+    for model, group in _finished(runs, budget).items():
+        found = [s for s in (_loss_series(r, "k") for r in group) if s is not None]
+        if not found:
+            continue
+        steps = found[0][0]
+        rows = _stacked([v for x, v in found if x == steps], len(steps))
+        curves[model] = (np.asarray(steps, dtype=np.float64), rows)
+    if not curves:
+        return False
+    fig, (ax,) = _figure(width=7.0, height=3.6, legend=True)
+    legend = {}
+    for model, (x, rows) in curves.items():
+        color = model_color(model)
+        _curve(ax, x, rows, color, marker=".", markersize=3)
+        legend[f"{model} (n={rows.shape[0]})"] = color
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("balance factor k")
+    ax.set_title(f"{pair}, {budget} budget: k over training (1: adversarial term on, 0: plain autoencoder)", fontsize=9)
+    _models_legend(fig, legend)
+    _save(fig, path)
+    return True
+
+
 def ground_truth_curves(runs, pair: str, budget: str, path: Path) -> bool:
     """AEAI's synthetic-pair figures: MSE to the true image vs alpha; predicted vs true alpha;
     parameter distance of the interpolant to the source and the target vs alpha."""
@@ -280,6 +318,8 @@ def recon_matrix_heatmap(table, pair: str, budget: str, path: Path, runs=()) -> 
     if table is None:
         return False
     table = table[table["budget"].astype(str) == budget]
+    current = current_matrix_rows(table)
+    earlier, table = int((~current).sum()), table[current]
     domains = [c for c in table.columns if c not in MATRIX_ID_COLUMNS and pd.api.types.is_numeric_dtype(table[c])]
     if not domains or table.empty:
         return False
@@ -289,6 +329,8 @@ def recon_matrix_heatmap(table, pair: str, budget: str, path: Path, runs=()) -> 
     grid.index = [f"{m} ({t}, n={counts[(m, t)]})" for m, t in grid.index]
     finished = sorted({r.model for r in runs if r.budget == budget and r.status == FINISHED and model_role(r.model) != REFERENCE}, key=model_sort_key)  # pixel fade: nothing to reconstruct
     note = _missing_note(dict.fromkeys(finished), set(table["model"].astype(str)), "reconstruction-matrix row")
+    if earlier:
+        note += f"\n{earlier} row{'s' * (earlier > 1)} of an earlier model or test-subset revision left out (in the CSV)"
     fig, (ax,) = _figure(width=1.6 * len(domains) + 5.0, height=max(3.0, 0.45 * len(grid) + 2.0))
     sns.heatmap(grid, ax=ax, annot=True, fmt=".2f", cmap="viridis_r", cbar_kws={"label": "255 x MSE"})
     ax.set_xlabel("evaluation domain (test split)")

@@ -33,6 +33,7 @@ from bench.publish.archive import RECON_MATRIX_FILE, RECORDS_DIR
 from bench.publish.collect import check_runs_dir, runs_table
 from bench.publish.markdown import index_readme, pair_readme
 from bench.publish.paper import published_for
+from bench.publish.revisions import split_by_revision
 from models import registry
 
 try:  # POSIX; elsewhere publishes are not serialized
@@ -69,8 +70,9 @@ def build_pair(pair: str, runs: list, target: Path, previous: Optional[Path], im
     registered model names, for the README's coverage line; `matrix`: the pair's merged
     recon-matrix CSV, if any; `earlier_figures`: the README's link to figures of lost runs, if any."""
     target.mkdir()
+    _write_csv(runs_table(runs), target / "runs.csv")  # every run, every revision
+    everything, (runs, earlier) = runs, split_by_revision(runs)  # tables, means and plots: current results only
     board = leaderboard(runs, pair)
-    _write_csv(runs_table(runs), target / "runs.csv")
     _write_csv(board.table, target / "leaderboard.csv")
     published = published_for(pair)
     figures = {}
@@ -83,6 +85,7 @@ def build_pair(pair: str, runs: list, target: Path, previous: Optional[Path], im
             (f"headline_{slug}.png", f"{board.headline}: mean ± 95% CI per model", lambda p: plots.headline_bars(board, budget, p, published)),
             (f"noise_frequency_{slug}.png", "noise-frequency curves (AugIntAE Figure 11)", lambda p: plots.noise_frequency_curves(runs, pair, budget, p)),
             (f"ground_truth_{slug}.png", "ground-truth interpolation (AEAI figures)", lambda p: plots.ground_truth_curves(runs, pair, budget, p)),
+            (f"balance_k_{slug}.png", "balance factor k over training, adversarial models (AugIntAE appendix A.1)", lambda p: plots.balance_factor_curves(runs, pair, budget, p)),
             (f"admissibility_{slug}.png", "admissibility scores per model", lambda p: plots.admissibility_bars(board, budget, p)),
             (f"recon_matrix_{slug}.png", f"reconstruction L2 across domains (AugIntAE Table 1), {matrix_source}", lambda p: plots.recon_matrix_heatmap(matrix_table, pair, budget, p, runs)),
         )
@@ -103,7 +106,7 @@ def build_pair(pair: str, runs: list, target: Path, previous: Optional[Path], im
             if (target / name).is_file():
                 made.append((name, captions[name.split(f"_{slug}.png")[0]]))
         figures[budget] = made
-    _write_text(target / "README.md", pair_readme(board, runs, published, figures, registered, earlier_figures))
+    _write_text(target / "README.md", pair_readme(board, runs, published, figures, registered, earlier_figures, earlier, len(everything)))
     return board
 
 
@@ -211,6 +214,7 @@ def _publish(runs_dir, out_dir, pairs: list, index: bool, images: Optional[Image
             names = list(scanned) + [RECORDS_DIR]
             if index:
                 everything = {**scanned, **others}
+                everything = {pair: split_by_revision(runs)[0] for pair, runs in everything.items()}
                 index_boards = {pair: boards[pair] if pair in boards else leaderboard(runs, pair) for pair, runs in sorted(everything.items())}
                 folders = {pair: staging / pair if pair in scanned else out_dir / pair for pair in index_boards}
                 links = [(name, caption) for name, caption in INDEX_LINKS if (out_dir / name).is_file()]

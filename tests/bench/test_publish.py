@@ -39,13 +39,18 @@ def _entry(value, details=None):
     return entry
 
 
-def _write_run(root, pair, model, seed, payload=None, checkpoint=False):
+def _current_revision(model) -> int:
+    return registry.get(model).revision if model in registry.names() else 1
+
+
+def _write_run(root, pair, model, seed, payload=None, checkpoint=False, model_revision=None):
     run_dir = Path(root) / pair / model / f"seed{seed}"
     run_dir.mkdir(parents=True)
     record = {
         "model": model, "pair": pair, "seed": seed, "image_shape": [1, 28, 28], "hyperparameters": {},
         "budget": {"name": "quick", "description": "test budget"}, "config_hash": f"hash-{model}",
         "code_version": "0.1.0+test", "device": "cpu:2 threads", "versions": {"torch": "2.x"},
+        "model_revision": _current_revision(model) if model_revision is None else model_revision,
     }  # fmt: skip
     (run_dir / "config.json").write_text(json.dumps(record))
     if checkpoint:
@@ -89,7 +94,7 @@ def make_runs(root):
             _write_run(root, "pole", model, seed, _finished(metrics, seed))
     (Path(root) / "lb").mkdir()  # not a pair: ignored
     pd.DataFrame(
-        {"run": ["a", "b"], "model": ["ae", "ae"], "seed": [0, 1], "budget": ["quick"] * 2, "trained_on": ["omniglot-background"] * 2, "mnist": [10.0, 12.0], "omniglot-evaluation": [3.0, 3.5]}
+        {"run": ["a", "b"], "model": ["ae", "ae"], "seed": [0, 1], "budget": ["quick"] * 2, "trained_on": ["omniglot-background"] * 2, "model_revision": [2, 2], "subset_revision": [2, 2], "mnist": [10.0, 12.0], "omniglot-evaluation": [3.0, 3.5]}
     ).to_csv(Path(root) / "omniglot" / "recon_matrix.csv", index=False)
     return Path(root)
 
@@ -413,7 +418,7 @@ def test_records_keep_published_runs_whose_folders_are_gone(published, tmp_path)
     assert "records/omniglot/quick/wgan-gp/seed0/config.json" not in snap  # incomplete: not a result yet
     new_runs = tmp_path / "new_runs"  # another machine: one new run and its recon-matrix row, no old run folders
     _write_run(new_runs, "omniglot", "vae", 0, _finished({"fid": _entry(55.0), "recon_l2_novel": _entry(2.0)}, 0))
-    pd.DataFrame({"run": ["c"], "model": ["vae"], "seed": [0], "budget": ["quick"], "trained_on": ["omniglot-background"], "mnist": [9.0]}).to_csv(new_runs / "omniglot" / "recon_matrix.csv", index=False)
+    pd.DataFrame({"run": ["c"], "model": ["vae"], "seed": [0], "budget": ["quick"], "trained_on": ["omniglot-background"], "model_revision": [1], "subset_revision": [2], "mnist": [9.0]}).to_csv(new_runs / "omniglot" / "recon_matrix.csv", index=False)
     publish(new_runs, out, echo=lambda m: None)
     table = pd.read_csv(out / "omniglot" / "runs.csv")
     assert sorted(table["model"].unique()) == ["ae", "augintae", "pixel-fade", "vae"]  # old runs kept, vae added
@@ -441,6 +446,56 @@ def test_a_new_run_replaces_the_record_of_the_same_model_and_seed_but_an_incompl
     assert json.loads((out / "records/omniglot/quick/ae/seed1/metrics.json").read_text())["metrics"]["fid"]["value"] == FID["ae"][1]
 
 
+def test_results_of_an_earlier_model_revision_are_listed_apart_and_kept_when_rerun(published, tmp_path):
+    """ae-gan's revision 2 changed its LSGAN targets: a revision-1 result is another model, so it
+    must leave the tables and means, be listed apart, and survive its rerun in the records."""
+    out = _published_copy(published, tmp_path)
+    old_runs = tmp_path / "old_runs"
+    for seed, fid in enumerate((70.0, 72.0)):
+        _write_run(old_runs, "omniglot", "ae-gan", seed, _finished({"fid": _entry(fid), "recon_l2_novel": _entry(3.0)}, seed), model_revision=1)
+    publish(old_runs, out, echo=lambda m: None)
+    board = pd.read_csv(out / "omniglot" / "leaderboard.csv")
+    assert "ae-gan" not in set(board["model"])  # not averaged with anything, not ranked
+    readme = (out / "omniglot" / "README.md").read_text()
+    earlier = readme.split("## Results of an earlier revision")[1].split("## Files")[0]
+    assert "**model r1 (now r2)**" in earlier and "| ae-gan | `quick` | 0, 1 | 71 |" in earlier
+    runs = pd.read_csv(out / "omniglot" / "runs.csv")
+    assert runs[runs["model"] == "ae-gan"]["revision"].tolist() == ["model r1 (now r2)"] * 2
+
+    new_runs = tmp_path / "new_runs"  # the rerun at revision 2, seed 0 only
+    _write_run(new_runs, "omniglot", "ae-gan", 0, _finished({"fid": _entry(50.0), "recon_l2_novel": _entry(2.0)}, 0))
+    publish(new_runs, out, echo=lambda m: None)
+    board = pd.read_csv(out / "omniglot" / "leaderboard.csv").set_index("model")
+    assert board.loc["ae-gan", "fid_mean"] == 50.0 and board.loc["ae-gan", "n_seeds"] == 1
+    kept = out / "records/omniglot/quick/ae-gan/seed0/earlier/model-r1-data-r1"
+    assert json.loads((kept / "metrics.json").read_text())["metrics"]["fid"]["value"] == 70.0
+    assert json.loads((out / "records/omniglot/quick/ae-gan/seed0/metrics.json").read_text())["metrics"]["fid"]["value"] == 50.0
+    earlier = (out / "omniglot" / "README.md").read_text().split("## Results of an earlier revision")[1]
+    assert "| ae-gan (rerun since) | `quick` | 0 | 70 |" in earlier and "| ae-gan | `quick` | 1 | 72 |" in earlier
+    again = _snapshot(out)  # from the records alone (a clone): the same pages, the earlier record included
+    publish(out / "records", out, echo=lambda m: None)
+    assert _snapshot(out) == again
+
+
+def test_values_of_an_earlier_metric_or_test_subset_revision_are_listed_apart_alone(published, tmp_path):
+    out = _published_copy(published, tmp_path)
+    new_runs = tmp_path / "new_runs"
+    stale = {**_entry(0.5), "metric": "admissibility", "revision": 1}  # admissibility is at revision 2
+    current = {**_entry(2.5), "metric": "recon", "revision": 1, "data_revisions": {"omniglot-background": 1, "omniglot-evaluation": 1}}
+    _write_run(new_runs, "omniglot", "vae", 0, _finished({"adm_monotonicity": stale, "recon_l2_novel": current}, 0))
+    capped = _write_run(new_runs, "omniglot", "vae", 1, _finished({"recon_l2_novel": _entry(9.0)}, 1))
+    record = json.loads((capped / "config.json").read_text())  # a capped test split drawn in file order (subset r1)
+    (capped / "config.json").write_text(json.dumps({**record, "budget": {**record["budget"], "eval_images": 2000}}))
+    publish(new_runs, out, echo=lambda m: None)
+    board = pd.read_csv(out / "omniglot" / "leaderboard.csv").set_index("model")
+    assert board.loc["vae", "recon_l2_novel_mean"] == 2.5 and board.loc["vae", "n_seeds"] == 1
+    assert math.isnan(board.loc["vae", "adm_monotonicity_mean"])
+    earlier = (out / "omniglot" / "README.md").read_text().split("## Results of an earlier revision")[1]
+    assert "**metric admissibility r1 (now r2)**" in earlier and "| vae | `quick` | 0 | 0.5 |" in earlier
+    assert "**test subset omniglot-background r1 (now r2), omniglot-evaluation r1 (now r2)**" in earlier
+    assert "| vae | `quick` | 1 | 9 |" in earlier
+
+
 def test_a_run_of_another_budget_joins_the_record_of_the_same_model_and_seed(published, tmp_path):
     """A `paper` run of omniglot ae seed 0 (trained on a GPU into its own runs folder) is published
     next to the `quick` record of ae seed 0, not over it: records are kept per budget."""
@@ -450,7 +505,7 @@ def test_a_run_of_another_budget_joins_the_record_of_the_same_model_and_seed(pub
     shutil.copytree(published["runs"] / "omniglot/ae/seed0", target)
     record = json.loads((target / "config.json").read_text())
     (target / "config.json").write_text(json.dumps({**record, "budget": {"name": "paper", "description": "test paper budget"}}))
-    paper_row = {"run": ["p"], "model": ["ae"], "seed": [0], "budget": ["paper"], "trained_on": ["omniglot-background"], "mnist": [7.0], "omniglot-evaluation": [2.0]}
+    paper_row = {"run": ["p"], "model": ["ae"], "seed": [0], "budget": ["paper"], "trained_on": ["omniglot-background"], "model_revision": [2], "subset_revision": [None], "mnist": [7.0], "omniglot-evaluation": [2.0]}
     pd.DataFrame(paper_row).to_csv(paper_runs / "omniglot" / "recon_matrix.csv", index=False)
     publish_pair(paper_runs, "omniglot", out, echo=lambda m: None)
     quick = json.loads((out / "records/omniglot/quick/ae/seed0/config.json").read_text())
@@ -707,3 +762,41 @@ def test_image_grid_row_labels_are_not_cut_at_the_left_edge(tmp_path):
     ink = np.asarray(Image.open(tmp_path / "grid.png").convert("L")) < 128
     first_inked_column = int(ink.any(axis=0).argmax())
     assert first_inked_column >= 3
+
+
+def test_k_over_training_is_plotted_for_the_models_that_log_it(tmp_path):
+    runs_dir = tmp_path / "runs"
+    for seed in range(2):
+        history = [{"step": s, "losses": {"recon": 0.1, "k": max(0.0, 1 - s / 200 + 0.1 * seed)}} for s in (50, 100, 150, 200)]
+        _write_run(runs_dir, "omniglot", "augintae", seed, {**_finished({"fid": _entry(50.0)}, seed), "loss_history": history})
+    _write_run(runs_dir, "omniglot", "ae", 0, {**_finished({"fid": _entry(60.0)}, 0), "loss_history": [{"step": 50, "losses": {"recon": 0.1}}]})
+    runs = scan_pair(runs_dir, "omniglot")
+    assert plots.balance_factor_curves(runs, "omniglot", "quick", tmp_path / "k.png")
+    assert (tmp_path / "k.png").stat().st_size > 5000
+    assert not plots.balance_factor_curves([r for r in runs if r.model == "ae"], "omniglot", "quick", tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()
+    out = tmp_path / "out"
+    publish(runs_dir, out, echo=lambda m: None)
+    assert "(balance_k_quick.png)" in (out / "omniglot" / "README.md").read_text()
+
+
+def test_the_recon_heatmap_leaves_out_rows_of_an_earlier_model_or_test_subset_revision(tmp_path):
+    table = pd.DataFrame(
+        {
+            "run": list("abcd"), "model": ["ae", "ae", "vae", "vae"], "seed": [0, 1, 0, 1], "budget": ["quick"] * 4,
+            "trained_on": ["mnist"] * 4, "model_revision": [2, 1, 1, 1], "subset_revision": [2, 2, 2, 1],
+            "mnist": [1.0, 50.0, 2.0, 60.0], "fashion-mnist": [3.0, 70.0, 4.0, 80.0],
+        }
+    )  # fmt: skip
+    from bench.publish.revisions import current_matrix_rows
+
+    assert current_matrix_rows(table).tolist() == [True, False, True, False]  # ae r1; vae's file-order subset
+    assert current_matrix_rows(table.drop(columns=["model_revision", "subset_revision"])).tolist() == [False, False, False, False]
+    drawn = {}
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(plots.sns, "heatmap", lambda grid, **kw: drawn.setdefault("grid", grid.copy()))
+    try:
+        assert plots.recon_matrix_heatmap(table, "mnist-fashion", "quick", tmp_path / "m.png")
+    finally:
+        monkey.undo()
+    assert drawn["grid"].values.tolist() == [[1.0, 3.0], [2.0, 4.0]]

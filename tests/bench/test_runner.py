@@ -92,3 +92,44 @@ def test_oracle_on_a_one_domain_pair_gets_a_note_and_only_there():
     notes = same_domain_oracle_notes(data_layer.get_pair("lines"), names, classes)
     assert len(notes) == 1 and notes[0].startswith("Note: wgan-gp-oracle ")
     assert same_domain_oracle_notes(data_layer.get_pair("mnist-fashion"), names, classes) == []
+
+
+def test_runs_record_the_model_data_and_metric_revisions_that_produced_them(tmp_path):
+    row = run_benchmark(options(tmp_path, "out", models=["ae", "ae-gan"]), echo=lambda m: None)
+    config = json.loads((tmp_path / "out" / "pole" / "ae-gan" / "seed0" / "config.json").read_text())
+    metrics = json.loads((tmp_path / "out" / "pole" / "ae-gan" / "seed0" / "metrics.json").read_text())["metrics"]
+    assert config["model_revision"] == registry.get("ae-gan").revision == 2
+    assert config["data_revisions"] == {"pole": data_layer.get_domain("pole").revision}
+    assert metrics["recon_l2_novel"]["revision"] == 1 and metrics["recon_l2_novel"]["data_revisions"] == {"pole": 1}
+    assert [r["model_revision"] for r in row] == [2, 2]  # ae: 2 (raw images), ae-gan: 2 (-1/1 LSGAN targets)
+    assert json.loads(row[0]["metric_revisions"]) == {"recon": 1}
+    board = (tmp_path / "lb" / "pole.csv").read_text().splitlines()[0].split(",")
+    assert {"model_revision", "metric_revisions", "data_revisions"} <= set(board)
+
+
+def test_an_old_revision_in_the_run_folder_is_named_when_it_blocks_a_run(tmp_path):
+    run_benchmark(options(tmp_path, "out", models=["ae-gan"]), echo=lambda m: None)
+    run_dir = tmp_path / "out" / "pole" / "ae-gan" / "seed0"
+    for name in ("config.json", "metrics.json"):  # as revision 1 wrote them (no revision keys, other hash)
+        record = json.loads((run_dir / name).read_text())
+        record.pop("model_revision", None)
+        record["config_hash"] = "0123456789abcdef"
+        (run_dir / name).write_text(json.dumps(record))
+    with pytest.raises(BenchError, match="revision 1 of ae-gan; this suite trains revision 2"):
+        run_benchmark(options(tmp_path, "out", models=["ae-gan"]), echo=lambda m: None)
+
+
+def test_ae_trains_on_the_raw_images_as_in_table_1():
+    # the Table 1 autoencoder; the "train on C" rule of appendix A.1 is for ae-gan and intae
+    assert registry.get("ae").Config().train_on == "x"
+    model = AE(AE.Config(), (1, 28, 28))
+    model.optimizers = model.configure_optimizers()
+
+    class RawOnly:
+        x = torch.rand(4, 1, 28, 28)
+        generator = None
+
+        def triplet(self):
+            raise AssertionError("ae must not ask for the augmentation triplet by default")
+
+    model.train_step(RawOnly(), 0)
