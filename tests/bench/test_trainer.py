@@ -145,3 +145,30 @@ def test_fp32_on_cuda_turns_tf32_off_for_the_step_and_restores_it():
             assert torch.backends.cudnn.allow_tf32
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
+class LrProbe(AE):
+    """Records the learning rate each of its updates ran with."""
+
+    seen: list = []
+
+    def train_step(self, batch, step):
+        LrProbe.seen.append(self.optimizers["ae"].param_groups[0]["lr"])
+        return super().train_step(batch, step)
+
+
+class AdversarialLrProbe(LrProbe):
+    adversarial = True
+
+
+@pytest.mark.parametrize("cls", [LrProbe, AdversarialLrProbe])
+def test_the_trainer_divides_the_lr_by_10_at_35_and_70_percent_for_non_adversarial_models(tmp_path, cls):
+    # paper A.1: "Models with no adversarial component cut the learning rate by a factor of 10 at
+    # epochs 35 and 70"; "adversarial models do not change their learning rate"
+    LrProbe.seen = []
+    model = cls(AEConfig(lr=1e-3), (1, 28, 28))
+    make_trainer(model, blob_images(64), tiny_budget(20, batch_size=8), tmp_path / "ckpt.pt").fit()
+    if cls.adversarial:
+        assert LrProbe.seen == [pytest.approx(1e-3)] * 20
+    else:  # 35% of 20 = step 7, 70% = step 14
+        assert LrProbe.seen == [pytest.approx(1e-3)] * 7 + [pytest.approx(1e-4)] * 7 + [pytest.approx(1e-5)] * 6
