@@ -48,7 +48,8 @@ class Autoencoder(BenchModel):
 
     def __init__(self, config: AEConfig, image_shape):
         super().__init__(config, image_shape)
-        self.latent_dim = config.latent_dim or default_latent_dim(image_shape)
+        # a subclass's config may leave latent_dim out: the paper's default then
+        self.latent_dim = getattr(config, "latent_dim", None) or default_latent_dim(image_shape)
         self.encoder = make_encoder(image_shape, self.latent_dim)
         self.decoder = make_decoder(image_shape, self.latent_dim)
 

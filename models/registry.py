@@ -9,9 +9,13 @@ silently shadows another model.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 import pkgutil
 import re
+import sys
 from importlib import metadata
+from pathlib import Path
 
 from bench.errors import BenchError
 
@@ -102,15 +106,40 @@ def load_builtin() -> None:
 
 
 def load_plugin(module: str) -> None:
-    """Import a user module that registers models (`bench run --plugin my_module`)."""
+    """Import a user module that registers models: `bench run --plugin my_module` (a module on
+    PYTHONPATH or `my_module.py` in the current folder) or `--plugin path/to/file.py`."""
     load_builtin()
     try:
-        importlib.import_module(module)
+        if module.endswith(".py") or "/" in module or os.sep in module:
+            _import_file(Path(module))
+        else:
+            if os.getcwd() not in sys.path and "" not in sys.path:  # console scripts leave the current folder out
+                sys.path.insert(0, os.getcwd())
+            importlib.import_module(module)
     except BenchError:
         raise
     except Exception as exc:
         raise BenchError(
             f"The plug-in module {module!r} failed to import: {type(exc).__name__}: {exc}. "
-            "Pass an importable module name (on PYTHONPATH or in the current folder) that registers "
-            "models with @models.registry.register."
+            "Pass an importable module name (on PYTHONPATH or a .py file of that name in the current "
+            "folder), or the path of a .py file, that registers models with @models.registry.register."
         ) from None
+
+
+def _import_file(path: Path) -> None:
+    """Import a plug-in given as a file path, once (as the module named after the file)."""
+    if not path.is_file():
+        raise BenchError(f"The plug-in file {path} does not exist. Pass the path of a .py file that registers models, or a module name.")
+    path = path.resolve()
+    name = path.stem
+    loaded = sys.modules.get(name)
+    if loaded is not None and getattr(loaded, "__file__", None) and Path(loaded.__file__).resolve() == path:
+        return
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise

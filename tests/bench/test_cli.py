@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -111,3 +112,38 @@ def test_pairs_and_models_listings(tmp_path):
     assert "synthetic" in pairs.stdout and "1x28x28" in pairs.stdout and "3x128x128" in pairs.stdout
     models = bench("models")
     assert models.returncode == 0 and "pixel-fade" in models.stdout and "Wertheimer" in models.stdout
+
+
+def readme_snippet(heading: str) -> str:
+    """The first ```python block after `heading` in README.md, as a user would copy it."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    after = readme.split(heading, 1)[1]
+    return after.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def console_script(tmp_path):
+    """A launcher like the `bench` console script pip installs: outside the current folder, so
+    Python does not put the current folder on sys.path (as `python -m` would)."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "bench_script.py").write_text("from bench.cli import main\nmain()\n")
+    return [sys.executable, str(folder / "bench_script.py")]
+
+
+def test_the_readmes_plugin_example_runs_as_written_from_the_current_folder_and_as_a_file(tmp_path):
+    work = tmp_path / "work"
+    (work / "plugins").mkdir(parents=True)
+    snippet = readme_snippet("### Adding a model")
+    (work / "my_module.py").write_text(snippet)
+    (work / "plugins" / "my_file.py").write_text(snippet)
+    env = {**os.environ, "BENCH_CACHE_DIR": str(tmp_path / "cache"), "TORCH_HOME": str(tmp_path / "torch-home")}
+    common = [*console_script(tmp_path), "run", "--models", "my-ae", "--pair", "pole", "--budget", "smoke", "--metrics", "recon", "--leaderboard-dir", "lb"]
+    for plugin, out in (("my_module", "runs-a"), ("plugins/my_file.py", "runs-b")):
+        result = subprocess.run([*common, "--plugin", plugin, "--out", out], capture_output=True, text=True, cwd=work, env=env, timeout=600)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert json.loads((work / out / "pole" / "my-ae" / "seed0" / "metrics.json").read_text())["status"] == "finished"
+
+
+def test_python_dash_m_bench_is_the_bench_command(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bench", "models"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0 and "pixel-fade" in result.stdout
