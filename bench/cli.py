@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import click
 
@@ -33,25 +34,52 @@ MAX_SEED = 2**32 - 1  # seeds feed torch generators as seed * 1_000_003 + epoch,
 MAX_SEED_COUNT = 1000
 
 
+_SEEDS_HELP = (
+    "a seed, a comma-separated list and ranges such as 0,5,7 or 0-2 (seeds 0, 1 and 2) or 0-2,7; "
+    f"seeds are integers from 0 to {MAX_SEED}, each named once. --n-seeds N runs seeds 0 to N-1."
+)
+
+
 def _parse_seeds(text: str) -> list:
-    """'3' -> [0, 1, 2]; '0,5,7' -> [0, 5, 7]."""
-    text = text.strip()
+    """'4' -> [4]; '0,5,7' -> [0, 5, 7]; '0-2' -> [0, 1, 2]; '0-2,7' -> [0, 1, 2, 7]. A trailing
+    comma is allowed ('4,'); a seed named twice is an error."""
+    seeds = []
     try:
-        if "," in text:
-            seeds = [int(s) for s in text.split(",") if s.strip()]
-        else:
-            count = int(text)
-            if not 1 <= count <= MAX_SEED_COUNT:
-                raise ValueError
-            seeds = list(range(count))
+        parts = [p.strip() for p in text.split(",")]
+        if parts and parts[-1] == "":
+            parts = parts[:-1]  # '4,' (the old way of writing one seed)
+        if not parts:
+            raise ValueError
+        for part in parts:
+            low, dash, high = part.partition("-")
+            if dash and low.strip():  # a range (a leading '-' is a negative number, refused below)
+                first, last = int(low), int(high)
+                if last < first or last - first >= MAX_SEED_COUNT:
+                    raise ValueError
+                seeds += range(first, last + 1)
+            else:
+                seeds.append(int(part))
     except ValueError:
-        raise BenchError(
-            f"--seeds {text!r}: give a count from 1 to {MAX_SEED_COUNT} (3 means seeds 0, 1, 2) or a comma-separated "
-            "list such as 0,5,7 (one seed alone takes a trailing comma: 4, means seed 4)."
-        ) from None
-    if not seeds or any(not 0 <= s <= MAX_SEED for s in seeds):
+        raise BenchError(f"--seeds {text!r}: give {_SEEDS_HELP}") from None
+    if any(not 0 <= s <= MAX_SEED for s in seeds):
         raise BenchError(f"--seeds {text!r}: seeds are integers from 0 to {MAX_SEED}.")
-    return list(dict.fromkeys(seeds))
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise BenchError(f"--seeds {text!r} names seed{'s' * (len(repeated) > 1)} {', '.join(map(str, repeated))} more than once; name each seed once.")
+    if len(seeds) > MAX_SEED_COUNT:
+        raise BenchError(f"--seeds {text!r}: at most {MAX_SEED_COUNT} seeds in one invocation.")
+    return seeds
+
+
+def _seed_list(seeds: Optional[str], n_seeds: Optional[int]) -> list:
+    """The seeds of `bench run`: --seeds (a list) or --n-seeds (a count), not both; default seed 0."""
+    if seeds is not None and n_seeds is not None:
+        raise BenchError(f"--seeds {seeds!r} and --n-seeds {n_seeds}: give one of them (--seeds lists the seeds, --n-seeds N means seeds 0 to N-1).")
+    if n_seeds is not None:
+        if not 1 <= n_seeds <= MAX_SEED_COUNT:
+            raise BenchError(f"--n-seeds {n_seeds}: give a count from 1 to {MAX_SEED_COUNT} (3 means seeds 0, 1 and 2).")
+        return list(range(n_seeds))
+    return _parse_seeds("0" if seeds is None else seeds)
 
 
 def _data_dir_option(f):
@@ -86,12 +114,13 @@ def _parse_metrics(spec: str):
 @click.option("--models", "models_spec", default="all", show_default=True, help="'all' or a comma-separated list of model names.")
 @click.option("--pair", required=True, help="Domain pair, e.g. mnist-emnist (see `bench pairs`).")
 @click.option("--budget", default=None, help="smoke, quick or paper (default: paper on CUDA, else quick).")
-@click.option("--seeds", default="1", show_default=True, help="Number of seeds (N means 0..N-1) or a list like 0,5,7; one seed alone is written with a comma: 4, means seed 4.")
+@click.option("--seeds", default=None, help="Which seeds to run (default 0): " + _SEEDS_HELP)
+@click.option("--n-seeds", type=int, default=None, help="How many seeds: N runs seeds 0 to N-1 (instead of --seeds).")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
 @_data_dir_option
 @click.option("--download", is_flag=True, help="Download missing real datasets into the data dir.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True, help="Root of the run directories.")
-@click.option("--leaderboard-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("leaderboards"), show_default=True, help="Where <pair>.csv gains a row per run.")
+@click.option("--leaderboard-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Where <pair>.csv gains a row per run (default: the --out folder, next to the run directories).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a hyperparameter (model.key=value for one model). Repeatable.")
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import a module that registers extra models. Repeatable.")
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True, help="auto: bf16 autocast on CUDA, fp32 elsewhere; fp32 on CUDA also turns TF32 off.")
@@ -100,7 +129,7 @@ def _parse_metrics(spec: str):
 @click.option("--on-divergence", type=click.Choice(["skip", "stop"]), default="skip", show_default=True, help="When a run's loss or weights become non-finite it is recorded as diverged; skip: go on with the remaining runs; stop: end the invocation (exit 2).")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @_metric_options
-def run(models_spec, pair, budget, seeds, device, data_dir, download, out_dir, leaderboard_dir, overrides, plugins, precision, compile_step, force, on_divergence, no_progress, metrics_spec, pairing, require_fid):
+def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, download, out_dir, leaderboard_dir, overrides, plugins, precision, compile_step, force, on_divergence, no_progress, metrics_spec, pairing, require_fid):
     """Train and score models on a pair; add the results to the pair's leaderboard."""
     import torch
 
@@ -121,11 +150,11 @@ def run(models_spec, pair, budget, seeds, device, data_dir, download, out_dir, l
         models=names,
         pair=pair,
         budget=chosen_budget,
-        seeds=_parse_seeds(seeds),
+        seeds=_seed_list(seeds, n_seeds),
         device=chosen_device,
         data_dir=data_dir or default_data_dir(),
         out_dir=out_dir,
-        leaderboard_dir=leaderboard_dir,
+        leaderboard_dir=out_dir if leaderboard_dir is None else leaderboard_dir,
         overrides=overrides,
         download=download,
         force=force,

@@ -19,7 +19,7 @@ def bench(*args, cwd=None, env=None):
 def smoke_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("smoke")
     env = {"BENCH_CACHE_DIR": str(work / "cache"), "TORCH_HOME": str(work / "torch-home")}  # no Inception weights, as on CI
-    result = bench("run", "--models", "ae,pixel-fade", "--pair", "pole", "--budget", "smoke", "--seeds", "2", "--out", str(work / "runs"), "--leaderboard-dir", str(work / "lb"), cwd=work, env=env)
+    result = bench("run", "--models", "ae,pixel-fade", "--pair", "pole", "--budget", "smoke", "--n-seeds", "2", "--out", str(work / "runs"), "--leaderboard-dir", str(work / "lb"), cwd=work, env=env)
     return work, env, result
 
 
@@ -147,3 +147,12 @@ def test_the_readmes_plugin_example_runs_as_written_from_the_current_folder_and_
 def test_python_dash_m_bench_is_the_bench_command(tmp_path):
     result = subprocess.run([sys.executable, "-m", "bench", "models"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert result.returncode == 0 and "pixel-fade" in result.stdout
+
+
+def test_run_rows_go_with_the_runs_not_into_the_checkout(tmp_path):
+    # in a clone's root the default used to append to the checked-in leaderboards/<pair>.csv
+    result = bench("run", "--models", "pixel-fade", "--pair", "pole", "--budget", "smoke", "--metrics", "recon", "--out", "myruns", cwd=tmp_path, env={"BENCH_CACHE_DIR": str(tmp_path / "cache")})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "myruns" / "pole.csv").is_file() and not (tmp_path / "leaderboards").exists()
+    ignored = (Path(__file__).resolve().parents[2] / ".gitignore").read_text().split()
+    assert "/runs/" in ignored  # the default --out of a run started in the checkout is git-ignored

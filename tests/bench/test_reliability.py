@@ -458,7 +458,7 @@ def test_seeds_parser_gives_usable_seeds_or_a_bench_error(text):
     except BenchError as exc:
         assert str(exc).startswith("--seeds ")
         return
-    assert 1 <= len(seeds) <= max(MAX_SEED_COUNT, len(text))
+    assert 1 <= len(seeds) <= MAX_SEED_COUNT
     assert len(set(seeds)) == len(seeds) and all(type(s) is int and 0 <= s <= MAX_SEED for s in seeds)
     torch.Generator().manual_seed(max(seeds) * 1_000_003 + 1000)  # what the trainer seeds with must work
 
@@ -466,10 +466,30 @@ def test_seeds_parser_gives_usable_seeds_or_a_bench_error(text):
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.integers(min_value=0, max_value=MAX_SEED), min_size=1, max_size=6))
 def test_seed_lists_round_trip(seeds):
-    assert _parse_seeds(",".join(map(str, seeds)) + ",") == list(dict.fromkeys(seeds))
+    unique = list(dict.fromkeys(seeds))
+    assert _parse_seeds(",".join(map(str, unique))) == unique == _parse_seeds(",".join(map(str, unique)) + ",")
+    if len(unique) < len(seeds):  # a seed named twice is an error, not silently one run
+        with pytest.raises(BenchError, match="more than once"):
+            _parse_seeds(",".join(map(str, seeds)))
 
 
-_VALID_RUN = {"--models": "ae", "--pair": "lines", "--budget": "smoke", "--seeds": "1", "--device": "cpu", "--metrics": "recon", "--set": "lr=0.001", "--on-divergence": "skip"}
+def test_seeds_read_as_people_expect():
+    # --seeds lists seeds (4 means seed 4, as 4, did); ranges; --n-seeds is the count
+    from bench.cli import _seed_list
+
+    assert _parse_seeds("0") == [0] and _parse_seeds("4") == [4] == _parse_seeds("4,")
+    assert _parse_seeds("0-2") == [0, 1, 2] and _parse_seeds("0-2,7") == [0, 1, 2, 7] and _parse_seeds(" 5 - 6 ") == [5, 6]
+    assert _seed_list(None, None) == [0] and _seed_list(None, 3) == [0, 1, 2] and _seed_list("1,2", None) == [1, 2]
+    for bad, message in (("0,0", "more than once"), ("0-2,1", "more than once"), ("2-0", "0-2"), ("-1", "from 0"), ("", "0-2")):
+        with pytest.raises(BenchError, match=message):
+            _parse_seeds(bad)
+    with pytest.raises(BenchError, match="give one of them"):
+        _seed_list("1", 2)
+    with pytest.raises(BenchError, match="count from 1"):
+        _seed_list(None, 0)
+
+
+_VALID_RUN = {"--models": "ae", "--pair": "lines", "--budget": "smoke", "--seeds": "0", "--device": "cpu", "--metrics": "recon", "--set": "lr=0.001", "--on-divergence": "skip"}
 
 
 class _WouldLoadData(Exception):
@@ -511,8 +531,6 @@ def test_any_option_value_is_accepted_or_exits_2_with_one_paragraph(option, valu
     assert files_under(out) == []
 
 
-def test_a_single_seed_index_takes_a_trailing_comma_and_the_error_says_so():
-    assert _parse_seeds("4,") == [4]
-    assert _parse_seeds("4") == [0, 1, 2, 3]
-    with pytest.raises(BenchError, match="4, means seed 4"):
-        _parse_seeds("0")
+def test_a_malformed_seed_list_names_what_is_accepted():
+    with pytest.raises(BenchError, match="0-2 .seeds 0, 1 and 2.*--n-seeds N"):
+        _parse_seeds("x")
