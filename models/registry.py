@@ -22,6 +22,7 @@ from bench.errors import BenchError
 ENTRY_POINT_GROUP = "interpbench.models"
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _REGISTRY: dict = {}
+_NAMED_PLUGINS: set = set()  # models registered by modules the user named (--plugin)
 
 
 def register(name: str, *, family: str, description: str, paper: str):
@@ -57,6 +58,14 @@ def get(name: str):
 def names() -> list:
     load_builtin()
     return sorted(_REGISTRY)
+
+
+def counted_names() -> list:
+    """The models a leaderboard's coverage counts: the built-in ones and those of plug-ins named on
+    the command line (`load_plugin`), not whatever else happens to be installed, so the same runs
+    publish the same bytes on every machine."""
+    load_builtin()
+    return sorted(n for n, cls in _REGISTRY.items() if cls.__module__.split(".")[0] == "models" or n in _NAMED_PLUGINS)
 
 
 def all_models() -> list:
@@ -109,6 +118,7 @@ def load_plugin(module: str) -> None:
     """Import a user module that registers models: `bench run --plugin my_module` (a module on
     PYTHONPATH or `my_module.py` in the current folder) or `--plugin path/to/file.py`."""
     load_builtin()
+    before = set(_REGISTRY)
     try:
         if module.endswith(".py") or "/" in module or os.sep in module:
             _import_file(Path(module))
@@ -124,6 +134,7 @@ def load_plugin(module: str) -> None:
             "Pass an importable module name (on PYTHONPATH or a .py file of that name in the current "
             "folder), or the path of a .py file, that registers models with @models.registry.register."
         ) from None
+    _NAMED_PLUGINS.update(set(_REGISTRY) - before)
 
 
 def _import_file(path: Path) -> None:

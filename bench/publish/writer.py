@@ -205,7 +205,7 @@ def _publish(runs_dir, out_dir, pairs: list, index: bool, images: Optional[Image
     with _locked(out_dir):
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
         try:
-            boards, registered = {}, registry.names()
+            boards, registered = {}, registry.counted_names()
             matrices = _stage_records(runs_dir, out_dir, scanned, staging)
             for pair, runs in scanned.items():
                 previous = out_dir / pair if (out_dir / pair).is_dir() else None

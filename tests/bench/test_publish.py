@@ -232,6 +232,32 @@ def test_coverage_counts_a_plugin_model_that_was_run_but_is_not_registered_here(
     assert coverage(runs, "paper", ["ae"]).run == []  # another budget: nothing run
 
 
+def test_coverage_counts_built_in_models_and_named_plugins_not_whatever_else_is_installed(published, tmp_path, monkeypatch):
+    """With a third-party plug-in installed, publish wrote '2 of 19 registered models' where a
+    machine without it wrote '2 of 17': the bytes must depend on the inputs only."""
+    import types
+
+    from models.ae import AE
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry, "_NAMED_PLUGINS", set())
+    builtin = registry.counted_names()
+    installed = types.new_class("Installed", (AE,))
+    installed.__module__ = "someones_package.models"
+    registry.register("someones-ae", family="autoencoder", description="x", paper="x")(installed)
+    assert registry.counted_names() == builtin
+    (tmp_path / "named_plugin.py").write_text(
+        "from models.ae import AE\nfrom models.registry import register\n"
+        "@register('named-ae', family='autoencoder', description='x', paper='x')\nclass NamedAE(AE):\n    pass\n"
+    )
+    registry.load_plugin(str(tmp_path / "named_plugin.py"))
+    assert registry.counted_names() == sorted([*builtin, "named-ae"])
+    out = _published_copy(published, tmp_path)
+    monkeypatch.setattr(registry, "_NAMED_PLUGINS", set())
+    publish(published["runs"], out, echo=lambda m: None)
+    assert f"of {len(builtin)} registered models" in (out / "omniglot" / "README.md").read_text()
+
+
 def test_a_collapsed_winner_is_shown_with_the_best_model_that_did_not_collapse(tmp_path):
     """On pole a model returning the mean scene scores a low ground-truth MSE; the reader must
     also see which model that really moves the pole did best."""
