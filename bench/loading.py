@@ -65,6 +65,36 @@ def read_record(run_dir) -> dict:
     return record
 
 
+def read_metrics(run_dir) -> dict:
+    """metrics.json of a run directory, checked: a JSON object with a status and, under
+    "metrics", entries whose "value" is a number or null. Every command that reads run results
+    (`bench run` reusing a run, `bench evaluate`, `bench leaderboard`, `bench publish`) reads them
+    here, so a corrupt record is refused the same way everywhere."""
+    path = Path(run_dir) / METRICS_FILE
+    remedy = "It should be the metrics.json `bench run` writes; rerun that run with --force to rewrite it."
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BenchError(f"Cannot read {path}: {_one_line(exc)}. {remedy}") from None
+    problems = []
+    if not isinstance(payload, dict):
+        problems.append("it is not a JSON object")
+        payload = {}
+    if not isinstance(payload.get("status"), str) or not payload.get("status"):
+        problems.append('"status" is missing')
+    entries = payload.get("metrics", {})
+    if not isinstance(entries, dict):
+        problems.append('"metrics" is not an object')
+        entries = {}
+    for key, entry in sorted(entries.items()):
+        value = entry.get("value") if isinstance(entry, dict) else entry
+        if not isinstance(entry, dict) or not (value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))):
+            problems.append(f"metric {key!r} has value {value!r}, not a number or null")
+    if problems:
+        raise BenchError(f"{path} is not a valid metrics record: {'; '.join(problems[:3])}. {remedy}")
+    return payload
+
+
 def build_config(cls, hyperparameters: dict, source="the run record"):
     """The model's config dataclass from recorded values (JSON lists become tuples where the
     default is a tuple); an unknown key is an error, a missing one keeps its default."""

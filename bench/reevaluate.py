@@ -9,7 +9,6 @@ meanwhile, so an evaluation and a `bench run` of the same run fail fast instead 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -19,7 +18,7 @@ from bench.budgets import budget_from_record
 from bench.errors import BenchError
 from bench.evaluate import evaluate
 from bench.leaderboard import add_rows
-from bench.loading import METRICS_FILE, load_run
+from bench.loading import METRICS_FILE, load_run, read_metrics
 
 
 def reevaluate(run_dir, metric_names: Optional[list], opts, encoder: str, echo, leaderboard_dir=None) -> dict:
@@ -37,10 +36,9 @@ def _reevaluate_locked(run_dir: Path, model, record: dict, metric_names, opts, e
     from bench.runner import _row, metric_context
 
     metrics_path = run_dir / METRICS_FILE
-    try:
-        payload = json.loads(metrics_path.read_text())
-    except (OSError, ValueError):
-        raise BenchError(f"{metrics_path} is missing or unreadable; `bench evaluate` needs a finished run written by `bench run`.") from None
+    if not metrics_path.is_file():
+        raise BenchError(f"{metrics_path} is missing; `bench evaluate` needs a finished run written by `bench run`.")
+    payload = read_metrics(run_dir)
     budget = budget_from_record(record)
     pair = data_layer.get_pair(record["pair"])
     train_data, novel_data = data_layer.load_pair(pair, opts.data_dir, max_train=budget.max_train, max_test=budget.eval_images)

@@ -23,11 +23,12 @@ from typing import Optional
 import torch
 
 from bench import data as data_layer
-from bench.atomic import ensure_writable_dir, file_lock, read_json_object, torch_save, write_json
+from bench.atomic import ensure_writable_dir, file_lock, torch_save, write_json
 from bench.errors import BenchError
 from bench.evaluate import evaluate, headline_values, revision_columns
 from bench.grids import write_run_grids
 from bench.leaderboard import add_rows
+from bench.loading import read_metrics, read_record
 from bench.paths import cache_dir as default_cache_dir
 from bench.memory import peak_rss_mib, reset_peak_rss
 from bench.provenance import code_version, config_hash, device_description, library_versions
@@ -188,9 +189,10 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
         for stale in (metrics_path, ckpt_path, run_dir / MODEL_FILE):
             stale.unlink(missing_ok=True)
     if metrics_path.exists():
-        previous = read_json_object(metrics_path, "run record (metrics.json)", "use --force to train this run afresh.")
+        previous = read_metrics(run_dir)
         status = previous.get("status")
         if previous.get("config_hash") == record["config_hash"] and status in ("finished", "diverged"):
+            read_record(run_dir)  # a finished run whose config.json is corrupt is refused, not reused
             echo(f"{cls.name} seed {seed}: {status} run found in {run_dir}; reusing it (--force retrains).")
             if status == "finished":
                 ckpt_path.unlink(missing_ok=True)  # left by a kill between metrics.json and its removal

@@ -22,7 +22,7 @@ from typing import Optional
 import pandas as pd
 
 from bench import data as data_layer
-from bench.atomic import read_json_object
+from bench.loading import read_metrics, read_record
 from bench.errors import BenchError
 from bench.publish.columns import ordered_metrics
 from bench.publish.revisions import model_is_current, revision_label, stale_reason
@@ -119,14 +119,14 @@ def read_run(runs_dir: Path, pair: str, model: str, seed: int, seed_dir: Path, r
             f"{seed_dir} has {METRICS_FILE} but no {CONFIG_FILE}, so its budget and configuration are unknown. "
             "Rerun that run (bench run ... --force) or move its folder out of the runs folder."
         )
-    record = read_json_object(config_path, "run record (config.json)", _REMEDY)
+    record = read_record(seed_dir)
     relative = run_dir if run_dir is not None else seed_dir.relative_to(runs_dir).as_posix()
     common = dict(pair=pair, model=model, seed=seed, budget=_budget_name(record), run_dir=relative, record=record, source_dir=seed_dir)
     if not metrics_path.exists():
         has_checkpoint = (seed_dir / CHECKPOINT_FILE).exists()
         note = "no metrics.json; checkpoint.pt present (training or interrupted)" if has_checkpoint else "no metrics.json yet"
         return Run(status=INCOMPLETE, note=note, **common)
-    payload = read_json_object(metrics_path, "metrics record (metrics.json)", _REMEDY)
+    payload = read_metrics(seed_dir)
     status = payload.get("status")
     if not isinstance(status, str) or not status:
         raise BenchError(f"{metrics_path} records no status. It should be the metrics.json `bench run` writes; rerun that run with --force.")

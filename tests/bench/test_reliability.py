@@ -534,3 +534,27 @@ def test_any_option_value_is_accepted_or_exits_2_with_one_paragraph(option, valu
 def test_a_malformed_seed_list_names_what_is_accepted():
     with pytest.raises(BenchError, match="0-2 .seeds 0, 1 and 2.*--n-seeds N"):
         _parse_seeds("x")
+
+
+# --- corrupt records are refused the same way by every command that reads them ------------------
+def test_a_corrupt_run_record_is_refused_the_same_way_everywhere(tmp_path):
+    out, lb, site = tmp_path / "runs", tmp_path / "lb", tmp_path / "site"
+    run = ["run", "--models", "ae", "--pair", "lines", "--budget", "smoke", "--metrics", "recon", "--no-progress", "--device", "cpu", "--out", out, "--leaderboard-dir", lb]
+    assert invoke(*run).exit_code == 0
+    run_dir = out / "lines" / "ae" / "seed0"
+    config, metrics = (run_dir / "config.json").read_text(), (run_dir / "metrics.json").read_text()
+    rows = (lb / "lines.csv").read_text()
+
+    (run_dir / "config.json").write_text(config[: len(config) // 2])  # truncated: was silently reused by bench run
+    for args in (run, ["publish", "--runs", out, "--out", site], ["leaderboard", "--pair", "lines", "--runs", out, "--out", site], ["generate", run_dir, "--seeds", run_dir]):
+        assert_clean_exit_2(invoke(*args), f"Cannot read {run_dir / 'config.json'}")
+    assert (lb / "lines.csv").read_text() == rows and not site.exists()
+
+    (run_dir / "config.json").write_text(config)
+    entries = json.loads(metrics)
+    entries["metrics"]["recon_l2_novel"]["value"] = "0.1x"  # was shown as a blank cell by bench leaderboard
+    (run_dir / "metrics.json").write_text(json.dumps(entries))
+    message = f"{run_dir / 'metrics.json'} is not a valid metrics record: metric 'recon_l2_novel' has value '0.1x'"
+    for args in (run, ["publish", "--runs", out, "--out", site], ["leaderboard", "--pair", "lines", "--runs", out, "--out", site], ["evaluate", run_dir, "--metrics", "recon"]):
+        assert_clean_exit_2(invoke(*args), message)
+    assert (lb / "lines.csv").read_text() == rows and not site.exists()
