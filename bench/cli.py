@@ -128,8 +128,9 @@ def _parse_metrics(spec: str):
 @click.option("--force", is_flag=True, help="Retrain runs that already finished or diverged (their files are replaced).")
 @click.option("--on-divergence", type=click.Choice(["skip", "stop"]), default="skip", show_default=True, help="When a run's loss or weights become non-finite it is recorded as diverged; skip: go on with the remaining runs; stop: end the invocation (exit 2).")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+@click.option("--tensorboard", is_flag=True, help="Also write each run's logged losses as TensorBoard events in <run>/tensorboard/ (needs the tensorboard extra); <run>/losses.csv is always written.")
 @_metric_options
-def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, download, out_dir, leaderboard_dir, overrides, plugins, precision, compile_step, force, on_divergence, no_progress, metrics_spec, pairing, require_fid):
+def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, download, out_dir, leaderboard_dir, overrides, plugins, precision, compile_step, force, on_divergence, no_progress, tensorboard, metrics_spec, pairing, require_fid):
     """Train and score models on a pair; add the results to the pair's leaderboard."""
     import torch
 
@@ -162,6 +163,7 @@ def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, download, o
         precision=precision,
         compile=compile_step,
         progress=not no_progress,
+        tensorboard=tensorboard,
         metrics=_parse_metrics(metrics_spec),
         pairing=pairing,
         require_fid=require_fid,

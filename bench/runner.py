@@ -29,6 +29,7 @@ from bench.evaluate import evaluate, headline_values, revision_columns
 from bench.grids import write_run_grids
 from bench.leaderboard import add_rows
 from bench.loading import read_metrics, read_record
+from bench.loss_log import LossLog, check_tensorboard
 from bench.paths import cache_dir as default_cache_dir
 from bench.memory import peak_rss_mib, reset_peak_rss
 from bench.provenance import code_version, config_hash, device_description, library_versions
@@ -40,6 +41,8 @@ from models.config import apply_overrides, split_overrides
 
 MODEL_FILE = "model.pt"
 LOCK_FILE = ".lock"
+LOSSES_FILE = "losses.csv"  # every logged step's losses, written as the run trains
+TENSORBOARD_DIR = "tensorboard"
 ON_DIVERGENCE = ("skip", "stop")
 
 
@@ -64,6 +67,7 @@ class RunOptions:
     cache_dir: Optional[Path] = None
     compile: bool = False  # torch.compile the training steps (not part of the config hash, like precision)
     on_divergence: str = "skip"  # "skip": record it and go on; "stop": record it and end the invocation
+    tensorboard: bool = False  # also write the logged losses as TensorBoard events (<run>/tensorboard/)
 
 
 def run_dir_for(out_dir: Path, pair: str, model: str, seed: int) -> Path:
@@ -93,6 +97,8 @@ def run_benchmark(opts: RunOptions, echo=_log) -> list:
     """Train and score every (model, seed); returns the leaderboard rows of this invocation."""
     if opts.on_divergence not in ON_DIVERGENCE:
         raise BenchError(f"on_divergence {opts.on_divergence!r}: accepted values are {', '.join(ON_DIVERGENCE)}.")
+    if opts.tensorboard:
+        check_tensorboard()
     pair = data_layer.get_pair(opts.pair)
     classes = {name: registry.get(name) for name in opts.models}
     routed = split_overrides(list(opts.overrides), opts.models, {n: c.Config for n, c in classes.items()})
@@ -224,6 +230,7 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
             progress=opts.progress,
             desc=f"{cls.name} seed{seed}",
             compile=opts.compile,
+            loss_log=LossLog(run_dir / LOSSES_FILE, run_dir / TENSORBOARD_DIR if opts.tensorboard else None),
         )
         try:
             result = trainer.fit()

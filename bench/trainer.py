@@ -3,7 +3,8 @@
 The model owns `train_step` (its losses and optimizer steps). The trainer owns everything
 around it: batches drawn by indexing a device-resident uint8 tensor (a fresh permutation per
 epoch, no DataLoader), the augmentation engine, bf16 autocast on CUDA, the lr schedule of
-non-adversarial models, a progress bar fed every `log_every` steps (no host sync per step),
+non-adversarial models, a progress bar and the run's loss log (`bench/loss_log.py`) fed every
+`log_every` steps (no host sync per step),
 divergence detection, and atomic periodic checkpoints from which an interrupted run resumes
 with the same result it would have had.
 
@@ -143,6 +144,7 @@ class Trainer:
         progress: bool = True,
         desc: str = "",
         compile: bool = False,
+        loss_log=None,
     ):
         self.model = model
         self.images = images
@@ -156,6 +158,7 @@ class Trainer:
         self.progress = progress
         self.desc = desc
         self.compile = compile  # torch.compile the model's training step (`bench run --compile`)
+        self.loss_log = loss_log  # bench.loss_log.LossLog: losses.csv (and TensorBoard) as the run trains
 
     # --- checkpoints ------------------------------------------------------------------------
     def _save(self, step: int, generator: torch.Generator, history: list, elapsed: float) -> None:
@@ -206,6 +209,8 @@ class Trainer:
             return TrainResult(start, elapsed, resumed_from, history, resumed_seconds=elapsed)
 
         model.train()
+        if self.loss_log is not None:
+            self.loss_log.start(history)
         if self.compile:
             compile_train_step(model)
         lr_factor = None
@@ -235,6 +240,8 @@ class Trainer:
                         raise Diverged(done, values, last_finite)
                     last_finite = values
                     history.append({"step": done, "losses": values})
+                    if self.loss_log is not None:
+                        self.loss_log.log(done, values)
                     bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
                     bar.update(done - bar.n)
                 now = time.perf_counter()
@@ -245,6 +252,8 @@ class Trainer:
             self._save(total, generator, history, seconds)
         finally:
             bar.close()
+            if self.loss_log is not None:
+                self.loss_log.close()
             if self.compile:
                 uncompile_train_step(model)
         return TrainResult(total, seconds, resumed_from, history, resumed_seconds=elapsed)

@@ -99,6 +99,9 @@ def test_runs_record_the_model_data_and_metric_revisions_that_produced_them(tmp_
     config = json.loads((tmp_path / "out" / "pole" / "ae-gan" / "seed0" / "config.json").read_text())
     metrics = json.loads((tmp_path / "out" / "pole" / "ae-gan" / "seed0" / "metrics.json").read_text())["metrics"]
     assert config["model_revision"] == registry.get("ae-gan").revision == 2
+    losses = (tmp_path / "out" / "pole" / "ae-gan" / "seed0" / "losses.csv").read_text().splitlines()
+    assert losses[0] == "step,recon,adv,d_loss,k,d_real,d_fake"  # every run writes its loss log, k included
+    assert [int(line.split(",")[0]) for line in losses[1:]] == [5, 10, 12]  # every log_every steps, and the last (12 on 64x64)
     assert config["data_revisions"] == {"pole": data_layer.get_domain("pole").revision}
     assert metrics["recon_l2_novel"]["revision"] == 1 and metrics["recon_l2_novel"]["data_revisions"] == {"pole": 1}
     assert [r["model_revision"] for r in row] == [2, 2]  # ae: 2 (raw images), ae-gan: 2 (-1/1 LSGAN targets)

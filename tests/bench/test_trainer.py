@@ -172,3 +172,69 @@ def test_the_trainer_divides_the_lr_by_10_at_35_and_70_percent_for_non_adversari
         assert LrProbe.seen == [pytest.approx(1e-3)] * 20
     else:  # 35% of 20 = step 7, 70% = step 14
         assert LrProbe.seen == [pytest.approx(1e-3)] * 7 + [pytest.approx(1e-4)] * 7 + [pytest.approx(1e-5)] * 6
+
+
+class ReadsItsLossLog(AE):
+    """At step 12 reads losses.csv, as a user would while the run trains."""
+
+    seen: list = []
+
+    def train_step(self, batch, step):
+        if step == 12:
+            import pandas as pd
+
+            ReadsItsLossLog.seen = pd.read_csv(self.loss_csv)["step"].tolist()
+        return super().train_step(batch, step)
+
+
+def test_losses_csv_grows_while_training_and_stays_exact_across_a_resume(tmp_path):
+    import pandas as pd
+
+    from bench.loss_log import LossLog
+
+    images = blob_images(64)
+    torch.manual_seed(0)
+    straight = ReadsItsLossLog(AEConfig(), (1, 28, 28))
+    straight.loss_csv = tmp_path / "straight.csv"
+    result = Trainer(straight, images, tiny_budget(20, batch_size=8), torch.device("cpu"), tmp_path / "a.pt", seed=0, config_hash="h", progress=False, loss_log=LossLog(straight.loss_csv)).fit()
+    assert ReadsItsLossLog.seen == [5, 10]  # readable mid-run, one row per logged step so far
+    table = pd.read_csv(straight.loss_csv)
+    assert table["step"].tolist() == [h["step"] for h in result.history] == [5, 10, 15, 20]
+    assert table["recon"].tolist() == pytest.approx([h["losses"]["recon"] for h in result.history], rel=1e-5)
+
+    InterruptOnce.interrupt_at = 17  # after the checkpoint at step 10 and the row of step 15
+    torch.manual_seed(0)
+    resumed = InterruptOnce(AEConfig(), (1, 28, 28))
+    log = LossLog(tmp_path / "resumed.csv")
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(resumed, images, tiny_budget(20, batch_size=8, checkpoint_every=10), torch.device("cpu"), tmp_path / "b.pt", seed=0, config_hash="h", progress=False, loss_log=log).fit()
+    assert pd.read_csv(tmp_path / "resumed.csv")["step"].tolist() == [5, 10, 15]
+    again = InterruptOnce(AEConfig(), (1, 28, 28))
+    Trainer(again, images, tiny_budget(20, batch_size=8, checkpoint_every=10), torch.device("cpu"), tmp_path / "b.pt", seed=0, config_hash="h", progress=False, loss_log=LossLog(tmp_path / "resumed.csv")).fit()
+    assert (tmp_path / "resumed.csv").read_text() == straight.loss_csv.read_text()  # each step once, the same values
+
+
+def test_tensorboard_events_carry_the_same_losses(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from bench.loss_log import LossLog
+
+    model = AE(AEConfig(), (1, 28, 28))
+    result = Trainer(model, blob_images(64), tiny_budget(10, batch_size=8), torch.device("cpu"), tmp_path / "c.pt", seed=0, config_hash="h", progress=False, loss_log=LossLog(tmp_path / "l.csv", tmp_path / "tb")).fit()
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    recon = events.Scalars("loss/recon")
+    assert [e.step for e in recon] == [5, 10]
+    assert [e.value for e in recon] == pytest.approx([h["losses"]["recon"] for h in result.history], rel=1e-5)
+
+
+def test_tensorboard_without_the_package_is_a_clear_error(monkeypatch):
+    import importlib.util
+
+    from bench.errors import BenchError
+    from bench.loss_log import check_tensorboard
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
+    with pytest.raises(BenchError, match=r'pip install -e "\.\[tensorboard\]"'):
+        check_tensorboard()
