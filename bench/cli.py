@@ -99,15 +99,9 @@ def _metric_options(f):
 
 def _parse_metrics(spec: str):
     """None for 'all'; otherwise the validated list of metric names."""
-    from metrics.base import get_metrics
+    from bench.api import metric_names
 
-    if spec.strip() == "all":
-        return None
-    names = [n.strip() for n in spec.split(",") if n.strip()]
-    if not names:
-        raise BenchError(f"--metrics {spec!r}: give 'all' or a comma-separated list of metric names (see `bench metrics`).")
-    get_metrics(names)  # unknown names are an error before anything runs
-    return names
+    return metric_names(spec)
 
 
 @cli.command()
@@ -132,43 +126,31 @@ def _parse_metrics(spec: str):
 @_metric_options
 def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, download, out_dir, leaderboard_dir, overrides, plugins, precision, compile_step, force, on_divergence, no_progress, tensorboard, metrics_spec, pairing, require_fid):
     """Train and score models on a pair; add the results to the pair's leaderboard."""
-    import torch
+    from bench import api
 
-    from bench import data as data_layer
-    from bench.budgets import get_budget
-    from bench.devices import choose_device
-    from bench.paths import default_data_dir
-    from bench.runner import RunOptions, run_benchmark
-    from models import registry
-
-    for module in plugins:
-        registry.load_plugin(module)
-    names = registry.resolve(models_spec)
-    data_layer.get_pair(pair)
-    chosen_device = choose_device(device)
-    chosen_budget = get_budget(budget, cuda_available=torch.cuda.is_available())
-    opts = RunOptions(
-        models=names,
+    api.run(
+        models=models_spec,
         pair=pair,
-        budget=chosen_budget,
+        budget=budget,
         seeds=_seed_list(seeds, n_seeds),
-        device=chosen_device,
-        data_dir=data_dir or default_data_dir(),
-        out_dir=out_dir,
-        leaderboard_dir=out_dir if leaderboard_dir is None else leaderboard_dir,
+        device=device,
+        data_dir=data_dir,
+        out=out_dir,
+        leaderboard_dir=leaderboard_dir,
         overrides=overrides,
-        download=download,
+        plugins=plugins,
+        metrics=metrics_spec,
         force=force,
+        download=download,
+        progress=not no_progress,
+        echo=click.echo,
         on_divergence=on_divergence,
         precision=precision,
         compile=compile_step,
-        progress=not no_progress,
         tensorboard=tensorboard,
-        metrics=_parse_metrics(metrics_spec),
         pairing=pairing,
         require_fid=require_fid,
     )
-    run_benchmark(opts, echo=click.echo)
 
 
 @cli.command("models")
@@ -314,17 +296,9 @@ def list_metrics():
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import a module that registers extra models. Repeatable.")
 def evaluate_cmd(run_dir, metrics_spec, pairing, require_fid, encoder, device, data_dir, leaderboard_dir, plugins):
     """Recompute metrics on a finished run and merge them into its metrics.json."""
-    from types import SimpleNamespace
+    from bench import api
 
-    from bench.devices import choose_device
-    from bench.paths import default_data_dir
-    from bench.reevaluate import reevaluate
-
-    opts = SimpleNamespace(
-        device=choose_device(device), data_dir=data_dir or default_data_dir(), cache_dir=None,
-        pairing=pairing, require_fid=require_fid, plugins=plugins,
-    )
-    new = reevaluate(run_dir, _parse_metrics(metrics_spec), opts, encoder, click.echo, leaderboard_dir)
+    new = api.evaluate(run_dir, metrics_spec, device, data_dir, pairing, encoder, require_fid, plugins, leaderboard_dir, echo=click.echo)
     _print_table(("metric", "value", "seconds"), [(k, f"{v['value']:.4g}", f"{v['seconds']:.1f}") for k, v in sorted(new.items())])
     click.echo(f"Updated {Path(run_dir) / 'metrics.json'}")
 

@@ -8,7 +8,7 @@ import torch
 from torchvision.utils import save_image
 
 from bench.atomic import atomic_path
-from bench.evaluate import interpolation_grid
+from bench.scoring import interpolation_grid
 
 # savefig arguments for labelled image grids drawn with matplotlib: the saved box is fitted to what
 # is drawn, because tight_layout sizes the margins before imshow's fixed aspect moves the axes,

@@ -16,7 +16,7 @@ from bench import data as data_layer
 from bench.atomic import write_json
 from bench.budgets import budget_from_record
 from bench.errors import BenchError
-from bench.evaluate import evaluate
+from bench.scoring import evaluate
 from bench.leaderboard import add_rows
 from bench.loading import METRICS_FILE, load_run, read_metrics
 

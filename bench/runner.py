@@ -25,7 +25,7 @@ import torch
 from bench import data as data_layer
 from bench.atomic import ensure_writable_dir, file_lock, torch_save, write_json
 from bench.errors import BenchError
-from bench.evaluate import evaluate, headline_values, revision_columns
+from bench.scoring import evaluate, headline_values, revision_columns
 from bench.grids import write_run_grids
 from bench.leaderboard import add_rows
 from bench.loading import read_metrics, read_record

@@ -3,7 +3,7 @@
 A metric is a function `fn(ctx) -> {key: MetricValue}` registered with `@register_metric(name,
 applies=..., revision=...)`. It may only use the model's public interface (`encode` through `ctx.encode`,
 `decode`, `interpolate`, `sample`) and the data in the context: metrics never import models.
-`bench.evaluate` times each metric and writes `{value, protocol, seconds, details}` per key into
+`bench.scoring` times each metric and writes `{value, protocol, seconds, details}` per key into
 `metrics.json`. A metric that cannot run here (missing weights, a pair without labels) raises
 `MetricSkipped` with a message naming what is missing; the other metrics still run.
 

@@ -106,7 +106,7 @@ def novel_reference(ctx) -> float:
 @torch.no_grad()
 def write_noise_grid(ctx, frequencies, path) -> None:
     """One row of noise inputs at a few frequencies and one row of their reconstructions."""
-    from bench.grids import save_grid  # lazy: bench.grids imports bench.evaluate, which imports metrics
+    from bench.grids import save_grid  # lazy: bench.grids imports bench.scoring, which imports metrics
 
     top = max(frequencies)
     shown = sorted({min(frequencies, key=lambda f: abs(f - t)) for t in GRID_FREQUENCIES if t <= top} | {top})

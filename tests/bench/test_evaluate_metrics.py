@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from bench import data as data_layer
 from bench.budgets import BUDGETS
 from bench.cli import cli
-from bench.evaluate import evaluate
+from bench.scoring import evaluate
 from bench.budgets import budget_from_record
 from bench.runner import lock_run_dir
 from metrics import base as metric_base

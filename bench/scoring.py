@@ -1,4 +1,5 @@
-"""Runs the registered metrics that apply to a trained model; records each with its protocol and time.
+"""Scores a trained model (for `bench run` and `bench evaluate`): runs every registered metric that
+applies and records each with its protocol, revisions and time.
 
 Each entry of `metrics.json["metrics"]` is {"value", "protocol", "seconds", "metric", "revision"
 [, "details"]}: `metric` names the registered metric that produced the key, `revision` its

@@ -1,0 +1,149 @@
+"""The Python API: what `bench run`, `bench evaluate` and `bench publish` do, for notebooks and scripts.
+
+Plain values in, plain values out: names and strings for models, pairs, budgets and devices (the
+same ones the command line takes), lists of leaderboard rows (dicts) back. Errors are the same
+`BenchError` paragraphs the command line prints.
+
+    import bench
+    rows = bench.run(models=["ae", "augintae"], pair="omniglot", budget="quick", seeds=[0, 1], data_dir="../shared/data")
+    model, record = bench.load_run("runs/omniglot/augintae/seed0")
+    values = bench.evaluate("runs/omniglot/augintae/seed0", metrics=["recon"])
+    bench.publish_leaderboards("runs", "leaderboards")
+
+`bench.run`, `bench.load_run`, `bench.evaluate` and `bench.publish_leaderboards` are these
+functions (importing `bench` alone loads nothing heavy; each loads what it needs when called).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Iterable, Optional, Union
+
+Names = Union[str, Iterable[str]]
+
+
+def _names(value: Names) -> str:
+    return value if isinstance(value, str) else ",".join(value)
+
+
+def metric_names(spec: Optional[Names]) -> Optional[list]:
+    """None for 'all' (or None); otherwise the validated list of metric names."""
+    from bench.errors import BenchError
+    from metrics.base import get_metrics
+
+    if spec is None or (isinstance(spec, str) and spec.strip() == "all"):
+        return None
+    names = [n.strip() for n in _names(spec).split(",") if n.strip()]
+    if not names:
+        raise BenchError(f"--metrics {spec!r}: give 'all' or a comma-separated list of metric names (see `bench metrics`).")
+    get_metrics(names)  # unknown names are an error before anything runs
+    return names
+
+
+def run(
+    models: Names = "all",
+    pair: str = "pole",
+    budget: Optional[str] = None,
+    seeds: Union[int, Iterable[int]] = (0,),
+    device: str = "auto",
+    data_dir=None,
+    out="runs",
+    leaderboard_dir=None,
+    overrides: Iterable[str] = (),
+    plugins: Iterable[str] = (),
+    metrics: Optional[Names] = None,
+    force: bool = False,
+    download: bool = False,
+    progress: bool = True,
+    echo=None,
+    **options,
+) -> list:
+    """Train and score `models` on `pair`, as `bench run` does; returns the leaderboard rows.
+
+    models: 'all', 'a,b' or a list of names; budget: 'smoke', 'quick', 'paper' or None (the
+    device's default); seeds: a list of seeds, or an int N for seeds 0..N-1; overrides: '--set'
+    strings ('lr=0.002', 'augintae.k_rate=0'); metrics: None for all that apply, or names.
+    Further options (precision, compile, pairing, require_fid, on_divergence, tensorboard) as in
+    `bench.runner.RunOptions`. echo: where messages go (default: print, or nowhere without
+    progress)."""
+    from bench import data as data_layer
+    from bench.budgets import get_budget
+    from bench.devices import choose_device
+    from bench.paths import default_data_dir
+    from bench.runner import RunOptions, run_benchmark
+    from models import registry
+
+    for module in plugins:
+        registry.load_plugin(module)
+    names = registry.resolve(_names(models))
+    data_layer.get_pair(pair)
+    chosen = choose_device(device)
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    opts = RunOptions(
+        models=names,
+        pair=pair,
+        budget=get_budget(budget, cuda_available=chosen.type == "cuda"),
+        seeds=seed_list,
+        device=chosen,
+        data_dir=Path(data_dir) if data_dir is not None else default_data_dir(),
+        out_dir=Path(out),
+        leaderboard_dir=Path(leaderboard_dir) if leaderboard_dir is not None else Path(out),
+        overrides=tuple(overrides),
+        download=download,
+        force=force,
+        progress=progress,
+        metrics=metric_names(metrics),
+        **options,
+    )
+    if echo is None:
+        echo = print if progress else (lambda message: None)
+    return run_benchmark(opts, echo=echo)
+
+
+def load_run(path, device: str = "cpu", plugins: Iterable[str] = ()):
+    """(model, record): a finished run's model with its weights, in eval mode on `device`, and its
+    config.json as a dict."""
+    from bench.devices import choose_device
+    from bench.loading import load_run as _load_run
+
+    return _load_run(Path(path), device=choose_device(device), plugins=tuple(plugins))
+
+
+def evaluate(
+    path,
+    metrics: Optional[Names] = None,
+    device: str = "auto",
+    data_dir=None,
+    pairing: str = "same-class",
+    encoder: str = "model",
+    require_fid: bool = False,
+    plugins: Iterable[str] = (),
+    leaderboard_dir=None,
+    echo=lambda message: None,
+) -> dict:
+    """Recompute `metrics` (None: all that apply) on a finished run, as `bench evaluate` does;
+    merges them into its metrics.json (and its row in `leaderboard_dir`/<pair>.csv when given)
+    and returns {key: entry}."""
+    from bench.devices import choose_device
+    from bench.paths import default_data_dir
+    from bench.reevaluate import reevaluate
+
+    names = metric_names(metrics)
+    opts = SimpleNamespace(
+        device=choose_device(device),
+        data_dir=Path(data_dir) if data_dir is not None else default_data_dir(),
+        cache_dir=None,
+        pairing=pairing,
+        require_fid=require_fid,
+        plugins=tuple(plugins),
+    )
+    return reevaluate(Path(path), names, opts, encoder, echo, Path(leaderboard_dir) if leaderboard_dir is not None else None)
+
+
+def publish_leaderboards(runs="runs", out="leaderboards") -> list:
+    """Write the leaderboards of every pair under `runs` (and `out`'s records), as `bench publish`
+    does; returns the paths written."""
+    from bench.publish import publish as _publish
+
+    return _publish(Path(runs), Path(out), echo=lambda message: None)
