@@ -64,6 +64,35 @@ def ensure_writable_dir(folder, what: str) -> Path:
     return folder
 
 
+def check_room(folder, total_bytes: int, largest_bytes: int, what: str) -> None:
+    """Refuse before a long job starts when `folder` cannot take what it will write: fewer free
+    bytes than `total_bytes` (statvfs; a 0-byte test file succeeds even on a full disk), or a
+    file-size limit (`ulimit -f`) below its largest file, `largest_bytes`."""
+    mib = 2**20
+    try:
+        stat = os.statvfs(folder)
+    except (OSError, AttributeError):  # not POSIX, or not statable: the writes report failures themselves
+        stat = None
+    if stat is not None and stat.f_bavail * stat.f_frsize < total_bytes:
+        free = stat.f_bavail * stat.f_frsize
+        raise BenchError(
+            f"The {what} {folder} has {free / mib:.0f} MiB free, and this job writes about {total_bytes / mib:.0f} MiB there "
+            "(checkpoints and weights). Free some space or pass a folder on another disk."
+        )
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    except (ImportError, OSError, ValueError):  # pragma: no cover (not POSIX)
+        return
+    if limit != resource.RLIM_INFINITY and limit < largest_bytes:
+        raise BenchError(
+            f"This process may not write files over {limit / mib:.1f} MiB (a file-size limit, `ulimit -f`), and this job's "
+            f"largest file in the {what} {folder} is about {largest_bytes / mib:.1f} MiB (a training checkpoint). Raise the limit "
+            "(ulimit -f unlimited) and run the same command again."
+        )
+
+
 def _remove_quietly(path):
     try:
         os.unlink(path)
@@ -98,7 +127,10 @@ def torch_save(obj, path) -> None:
     import torch
 
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as exc:  # torch reports a failed write (full disk, file-size limit) this way
+            raise OSError(errno.EIO, f"the write failed ({' '.join(str(exc).split())[:120]}); the disk may be full or a file-size limit reached") from None
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ from typing import Optional
 import torch
 
 from bench import data as data_layer
-from bench.atomic import ensure_writable_dir, file_lock, torch_save, write_json
+from bench.atomic import check_room, ensure_writable_dir, file_lock, torch_save, write_json
 from bench.errors import BenchError
 from bench.scoring import evaluate, headline_values, revision_columns
 from bench.grids import write_run_grids
@@ -118,6 +118,7 @@ def run_benchmark(opts: RunOptions, echo=_log) -> list:
 
     ensure_writable_dir(opts.out_dir, "--out folder")
     ensure_writable_dir(opts.leaderboard_dir, "--leaderboard-dir folder")
+    check_room(opts.out_dir, *_planned_bytes(classes, configs, train_data.image_shape, len(opts.seeds)), "--out folder")
     rows = []
     leaderboard = Path(opts.leaderboard_dir) / f"{pair.name}.csv"
     planned = [(name, seed) for name in opts.models for seed in opts.seeds]
@@ -138,6 +139,29 @@ def run_benchmark(opts: RunOptions, echo=_log) -> list:
     echo(format_results(rows))
     echo(f"\nRun directories under {Path(opts.out_dir) / pair.name}; leaderboard rows in {Path(opts.leaderboard_dir) / (pair.name + '.csv')}.")
     return rows
+
+
+SAMPLES_BYTES = 2 * 2**20  # sample grids and records of one run, generously
+
+
+def _planned_bytes(classes: dict, configs: dict, image_shape, n_seeds: int) -> tuple:
+    """(total, largest): about what the planned runs write under --out. Each trained run keeps
+    model.pt (its weights); a training checkpoint (weights plus two Adam moments, about 3x) exists
+    while it trains and is the largest file. Models are built on the meta device: no memory."""
+    weights = {}
+    for name, cls in classes.items():
+        if not cls.trainable:
+            weights[name] = 0
+            continue
+        try:
+            with torch.device("meta"):
+                model = cls(configs[name], image_shape)
+        except Exception:  # a model that cannot be built on the meta device: on the CPU
+            model = cls(configs[name], image_shape)
+        weights[name] = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+    largest = int(3.2 * max(weights.values(), default=0))
+    total = sum(n_seeds * (w + SAMPLES_BYTES) for w in weights.values()) + largest
+    return total, largest
 
 
 def _record(cls, config, pair, budget, seed, opts, image_shape) -> dict:

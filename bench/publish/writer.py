@@ -17,6 +17,7 @@ Image figures load models and need the pair's data, so they are made only when a
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -203,7 +204,12 @@ def _publish(runs_dir, out_dir, pairs: list, index: bool, images: Optional[Image
     others = {pair: archive.scan(records, out_dir, pair) for pair in archive.recorded_pairs(records) if pair not in scanned} if index else {}
     out_dir = ensure_writable_dir(out_dir, "--out folder")
     with _locked(out_dir):
-        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
+        for stale in out_dir.glob(f"{STAGING_PREFIX}*"):  # left by a killed publish (we hold the lock: none is in use)
+            shutil.rmtree(stale, ignore_errors=True)
+        try:
+            staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
+        except OSError as exc:
+            raise BenchError(f"Cannot write in {out_dir}: {exc.strerror or exc}. Pass an --out folder you can write to.") from None
         try:
             boards, registered = {}, registry.counted_names()
             matrices = _stage_records(runs_dir, out_dir, scanned, staging)
@@ -221,6 +227,13 @@ def _publish(runs_dir, out_dir, pairs: list, index: bool, images: Optional[Image
                 _write_text(staging / INDEX, index_readme(index_boards, everything, links, registered, _index_figures(index_boards, folders)))
                 names.append(INDEX)
             swap_in(staging, out_dir, names)
+        except OSError as exc:  # a full disk or a file-size limit while staging (pandas, matplotlib, shutil)
+            where = exc.filename or staging
+            remedy = "free some disk space" if exc.errno == errno.ENOSPC else "make room for the files"
+            raise BenchError(
+                f"Cannot write {where}: {exc.strerror or exc}. Nothing in {out_dir} was changed (the pages are written to a "
+                f"staging folder first); {remedy} and run the same command again."
+            ) from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     written = [out_dir / name for name in names]

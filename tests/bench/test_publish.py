@@ -826,3 +826,23 @@ def test_the_recon_heatmap_leaves_out_rows_of_an_earlier_model_or_test_subset_re
     finally:
         monkey.undo()
     assert drawn["grid"].values.tolist() == [[1.0, 3.0], [2.0, 4.0]]
+
+
+def test_a_full_disk_while_publishing_exits_2_and_keeps_the_previous_pages(published, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    out = _published_copy(published, tmp_path)
+    before = _snapshot(out)
+    (out / ".publish-killed1234").mkdir()  # left by a publish that was SIGKILLed
+    (out / ".publish-killed1234" / "half.csv").write_text("a,b\n")
+
+    def full(fig, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(plots, "_save", full)
+    result = CliRunner().invoke(cli, ["publish", "--runs", str(published["runs"]), "--out", str(out)])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert "No space left on device" in result.output and "Nothing in" in result.output and "Traceback" not in result.output
+    assert _snapshot(out) == before  # the stale staging folder is gone, nothing else changed
+    assert not list(out.glob(".publish-*"))

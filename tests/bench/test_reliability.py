@@ -558,3 +558,44 @@ def test_a_corrupt_run_record_is_refused_the_same_way_everywhere(tmp_path):
     for args in (run, ["publish", "--runs", out, "--out", site], ["leaderboard", "--pair", "lines", "--runs", out, "--out", site], ["evaluate", run_dir, "--metrics", "recon"]):
         assert_clean_exit_2(invoke(*args), message)
     assert (lb / "lines.csv").read_text() == rows and not site.exists()
+
+
+# --- write failures: exit 2 naming the file, nothing half-written ----------------------------------
+def test_a_file_size_limit_below_the_checkpoint_exits_2_before_training(tmp_path):
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2000 * 1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+    cmd = [sys.executable, "-m", "bench", "run", "--models", "ae", "--pair", "pole", "--budget", "smoke", "--no-progress"]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, preexec_fn=limit, timeout=600, env={**os.environ, "BENCH_CACHE_DIR": str(tmp_path / "cache")})
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "file-size limit" in result.stderr and "ulimit -f" in result.stderr
+    assert not (tmp_path / "runs" / "pole").exists()
+
+
+def test_a_checkpoint_that_cannot_be_written_exits_2_naming_it(tmp_path, monkeypatch):
+    def failing_save(obj, f, *args, **kwargs):
+        Path(f).write_bytes(b"partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 545088 vs 544984")
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    out = tmp_path / "runs"
+    result = invoke("run", "--models", "ae", "--pair", "lines", "--budget", "smoke", "--metrics", "recon", "--no-progress", "--out", out)
+    run_dir = out / "lines" / "ae" / "seed0"
+    assert_clean_exit_2(result, f"Cannot write {run_dir / 'checkpoint.pt'}: the write failed")
+    assert not (run_dir / "checkpoint.pt").exists() and not list(run_dir.glob(".*.tmp"))
+
+
+def test_too_little_free_space_is_refused_before_training(tmp_path, monkeypatch):
+    real = os.statvfs
+
+    def nearly_full(path):
+        stat = real(path)
+        return os.statvfs_result((stat.f_bsize, 4096, stat.f_blocks, 10, 10, stat.f_files, stat.f_ffree, stat.f_favail, stat.f_flag, stat.f_namemax))
+
+    monkeypatch.setattr(os, "statvfs", nearly_full)
+    out = tmp_path / "runs"
+    result = invoke("run", "--models", "ae", "--pair", "lines", "--budget", "smoke", "--metrics", "recon", "--no-progress", "--out", out)
+    assert_clean_exit_2(result, f"The --out folder {out} has 0 MiB free, and this job writes about")
+    assert not (out / "lines").exists()
