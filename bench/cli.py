@@ -234,15 +234,20 @@ def generate(run_dir, seed_paths, count, out, alpha_mode, rng_seed, invert, devi
     with gray tiles), then the generated images; and every generated image as a PNG in
     <out stem>_images/ (000.png, 001.png, ...). Nothing is written if anything fails.
     """
-    from bench.generate import check_out_path, few_shot_generate, load_seeds, seeds_then_generated, write_generation
+    from bench.generate import GRID_MAX_GENERATED, GRID_MAX_SEEDS, check_out_path, few_shot_generate, load_seeds, seeds_then_generated, write_generation
 
     check_out_path(out)
     model, record = _load_for_images(run_dir, device, plugins)
-    seeds = load_seeds(seed_paths, model.image_shape, invert=invert, minimum=2)
+    seeds = load_seeds(seed_paths, model.image_shape, invert=invert, minimum=2, progress=True)
     click.echo(f"bench generate: {_describe_run(record, model)}; {len(seeds.paths)} seed images{_inverted_note(seeds.inverted)}")
-    images = few_shot_generate(model, seeds.images, count, alpha_mode=alpha_mode, seed=rng_seed)
-    grid, folder = write_generation(out, seeds_then_generated(seeds.images, images), images)
-    click.echo(f"Wrote {grid} (first the {len(seeds.paths)} seeds, then {count} generated images, 8 per row)")
+    for warning in seeds.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    images = few_shot_generate(model, seeds.images, count, alpha_mode=alpha_mode, seed=rng_seed, progress=True)
+    grid, folder = write_generation(out, seeds_then_generated(seeds.images, images), images, progress=True)
+    shown_seeds, shown = min(len(seeds.paths), GRID_MAX_SEEDS), min(count, GRID_MAX_GENERATED)
+    what = f"the {shown_seeds} seeds" if shown_seeds == len(seeds.paths) else f"the first {shown_seeds} of the {len(seeds.paths)} seeds"
+    made = f"{count} generated images" if shown == count else f"the first {shown} of the {count} generated images"
+    click.echo(f"Wrote {grid} (first {what}, then {made}, 8 per row)")
     click.echo(f"Wrote {count} images to {folder} (000.png ...)")
 
 

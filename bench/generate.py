@@ -20,11 +20,13 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
 
 from bench.errors import BenchError
+from bench.progress import progress_bar
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 INVERT_CHOICES = ("auto", "yes", "no")
@@ -63,7 +65,7 @@ def find_images(paths) -> list:
     return unique
 
 
-def _open_rgb_or_gray(path: Path, channels: int):
+def _open_rgb_or_gray(path: Path, channels: int, notes: Optional[dict] = None):
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
@@ -78,6 +80,8 @@ def _open_rgb_or_gray(path: Path, channels: int):
         top = 1.0 if img.mode == "F" and arr.max(initial=0) <= 1.0 else (255.0 if arr.max(initial=0) <= 255 else 65535.0)
         img = Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        if notes is not None:
+            notes.setdefault("transparent", []).append(path.name)
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
@@ -107,8 +111,10 @@ def border_mean(image: torch.Tensor, width: int = BORDER) -> float:
     return image[:, mask].float().mean().item()
 
 
-def load_image(path, image_shape, invert: str = "auto"):
-    """(image (C, H, W) float in [0, 1], inverted?) for the model's `image_shape` (C, H, W)."""
+def load_image(path, image_shape, invert: str = "auto", notes: Optional[dict] = None):
+    """(image (C, H, W) float in [0, 1], inverted?) for the model's `image_shape` (C, H, W).
+    `notes`: collects the names of transparent images ("transparent") and of images smaller than
+    half the model's size ("tiny"), for a warning."""
     from PIL import Image
 
     if invert not in INVERT_CHOICES:
@@ -116,7 +122,9 @@ def load_image(path, image_shape, invert: str = "auto"):
     channels, height, width = (int(s) for s in image_shape)
     if channels not in (1, 3):
         raise BenchError(f"Seed images can only be prepared for 1-channel (grayscale) or 3-channel (RGB) models, not {channels} channels.")
-    img = _open_rgb_or_gray(Path(path), channels)
+    img = _open_rgb_or_gray(Path(path), channels, notes)
+    if notes is not None and (img.size[0] < width / 2 or img.size[1] < height / 2):
+        notes.setdefault("tiny", []).append(f"{Path(path).name} ({img.size[0]}x{img.size[1]})")
     img = _crop_to_aspect(img, height, width)
     if img.size != (width, height):
         img = img.resize((width, height), Image.Resampling.BILINEAR)
@@ -133,10 +141,17 @@ class Seeds:
     images: torch.Tensor  # (N, C, H, W) in [0, 1]
     paths: list
     inverted: list = field(default_factory=list)  # one bool per image
+    warnings: list = field(default_factory=list)  # transparent or tiny seed images, in words
 
 
-def load_seeds(paths, image_shape, invert: str = "auto", minimum: int = 1) -> Seeds:
-    """Seed images from files and folders, prepared for a model of `image_shape`."""
+def _named(names: list, limit: int = 3) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def load_seeds(paths, image_shape, invert: str = "auto", minimum: int = 1, progress: bool = False) -> Seeds:
+    """Seed images from files and folders, prepared for a model of `image_shape`; a progress bar
+    over the files when asked; `warnings` name transparent and tiny images."""
     files = find_images(paths)
     if len(files) < minimum:
         raise BenchError(
@@ -144,12 +159,22 @@ def load_seeds(paths, image_shape, invert: str = "auto", minimum: int = 1) -> Se
             f"at least {minimum} are needed, since every generated image blends two different seeds. "
             "Pass more image files or a folder with more images."
         )
-    images, flags = [], []
-    for f in files:
-        x, flipped = load_image(f, image_shape, invert)
+    images, flags, notes = [], [], {}
+    for f in progress_bar(files, desc="seed images", unit="image", enabled=progress and len(files) > 50):
+        x, flipped = load_image(f, image_shape, invert, notes)
         images.append(x)
         flags.append(flipped)
-    return Seeds(torch.stack(images), files, flags)
+    warnings = []
+    if notes.get("transparent"):
+        names = notes["transparent"]
+        warnings.append(f"{len(names)} seed image{'s have' if len(names) > 1 else ' has'} transparency ({_named(names)}); transparent pixels were composited over white.")
+    if notes.get("tiny"):
+        names = notes["tiny"]
+        warnings.append(
+            f"{len(names)} seed image{'s are' if len(names) > 1 else ' is'} smaller than half the model's {image_shape[-1]}x{image_shape[-2]} "
+            f"({_named(names)}); upscaled, {'they' if len(names) > 1 else 'it'} will look blurry to the model."
+        )
+    return Seeds(torch.stack(images), files, flags, warnings)
 
 
 # --- generation -------------------------------------------------------------------------------
@@ -180,18 +205,21 @@ def _encode(model, images: torch.Tensor, batch_size: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def few_shot_generate(model, seeds: torch.Tensor, n: int, alpha_mode: str = "uniform", seed: int = 0, batch_size: int = 64) -> torch.Tensor:
+def few_shot_generate(model, seeds: torch.Tensor, n: int, alpha_mode: str = "uniform", seed: int = 0, batch_size: int = 64, progress: bool = False) -> torch.Tensor:
     """n new images (n, C, H, W) in [0, 1] on the CPU: decoded interpolations between random pairs
     of different seeds (see `sample_pairs`); the seeds (N, C, H, W) are encoded once."""
     index_a, index_b, alpha = sample_pairs(seeds.shape[0], n, alpha_mode, seed)
     z = _encode(model, seeds, batch_size)
     device = z.device
     out = []
+    bar = progress_bar(total=n, desc="generating", unit="image", enabled=progress and n > batch_size)
     for start in range(0, n, batch_size):
         sl = slice(start, start + batch_size)
         a, b = index_a[sl].to(device), index_b[sl].to(device)
         z_mix = model.interpolate(z[a], z[b], alpha[sl].to(device))
         out.append(model.decode(z_mix).float().clamp(0, 1).cpu())
+        bar.update(out[-1].shape[0])
+    bar.close()
     return torch.cat(out)
 
 
@@ -210,10 +238,14 @@ def interpolation_strip(model, a: torch.Tensor, b: torch.Tensor, steps: int) -> 
 
 # --- writing ----------------------------------------------------------------------------------
 GRID_COLUMNS = 8
+GRID_MAX_SEEDS = 16  # seed tiles shown in a grid (two rows); every seed is still used
+GRID_MAX_GENERATED = 64  # generated tiles shown in a grid (eight rows); all go to <out>_images/
 
 
 def seeds_then_generated(seeds: torch.Tensor, generated: torch.Tensor, columns: int = GRID_COLUMNS) -> torch.Tensor:
-    """The seeds, padded with mid-gray tiles to whole rows, followed by the generated images."""
+    """The first GRID_MAX_SEEDS seeds, padded with mid-gray tiles to whole rows, followed by the
+    first GRID_MAX_GENERATED generated images: a grid stays readable whatever the counts."""
+    seeds, generated = seeds[:GRID_MAX_SEEDS], generated[:GRID_MAX_GENERATED]
     pad = (-seeds.shape[0]) % columns
     filler = torch.full((pad, *seeds.shape[1:]), 0.5)
     return torch.cat([seeds.float().cpu(), filler, generated.float().cpu()])
@@ -250,7 +282,7 @@ def images_dir_for(out) -> Path:
     return out.with_name(f"{out.stem}_images")
 
 
-def write_generation(out, grid_images: torch.Tensor, generated: torch.Tensor, columns: int = GRID_COLUMNS) -> tuple:
+def write_generation(out, grid_images: torch.Tensor, generated: torch.Tensor, columns: int = GRID_COLUMNS, progress: bool = False) -> tuple:
     """Write the grid PNG at `out` and every generated image as `<out stem>_images/000.png` ...
 
     Everything is first written into a hidden staging folder next to `out`, then moved into place
@@ -272,7 +304,7 @@ def write_generation(out, grid_images: torch.Tensor, generated: torch.Tensor, co
         staged_images = stage / images_dir.name
         staged_images.mkdir()
         width = max(3, len(str(generated.shape[0] - 1)))
-        for i, image in enumerate(generated):
+        for i, image in enumerate(progress_bar(generated, desc="writing images", unit="image", enabled=progress and len(generated) > 100)):
             path = staged_images / f"{i:0{width}d}.png"
             save_png(image, path)
             _fsync(path)

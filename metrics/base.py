@@ -22,6 +22,7 @@ from typing import Callable, Optional
 import torch
 
 from bench.errors import BenchError
+from bench.progress import progress_bar
 
 
 class MetricSkipped(Exception):
@@ -149,8 +150,25 @@ class MetricContext:
             return oracle_encode(self.model, x, steps=self.budget.refine_steps, generator=generator)
         return self.model.encode(x)
 
+    def encoding_bar(self, total: int, desc: str):
+        """A progress bar over `total` images to encode, shown where encoding is an optimisation
+        (a GAN's inversion, the oracle encoder: minutes on a CPU), else a silent one."""
+        slow = self.encoder == "oracle" or getattr(self.model, "generative", False)
+        return progress_bar(total=total, desc=desc, unit="image", enabled=self.progress and slow)
+
+    def encode_many(self, x: torch.Tensor, batch_size: int, desc: str = "encoding", decode: bool = False) -> torch.Tensor:
+        """encode(x) (or decode(encode(x)) with `decode`) in batches, one call per batch."""
+        bar = self.encoding_bar(x.shape[0], desc)
+        out = []
+        for i in range(0, x.shape[0], batch_size):
+            z = self.encode(x[i : i + batch_size])
+            out.append(self.model.decode(z).float() if decode else z)
+            bar.update(out[-1].shape[0])
+        bar.close()
+        return torch.cat(out)
+
     def reconstruct(self, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-        return torch.cat([self.model.decode(self.encode(x[i : i + batch_size])).float() for i in range(0, x.shape[0], batch_size)])
+        return self.encode_many(x, batch_size, "reconstructing", decode=True)
 
     def shared(self, key: str, build: Callable):
         """Compute-once values several metrics use (generated images, the domain classifier)."""

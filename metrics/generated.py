@@ -107,12 +107,17 @@ def _interpolate(ctx) -> GeneratedSet:
     a, b = draw_pairs(split.labels, len(split), n_pairs, same_class, ctx.generator("fid-pairs"))
     out = []
     device = ctx.device
+    bar = ctx.encoding_bar(2 * n_pairs, "encoding FID pairs") if hasattr(ctx, "encoding_bar") else None
     for i in range(0, n_pairs, CHUNK):
         x_a = split.images[a[i : i + CHUNK]].to(device).float().div_(255.0)
         x_b = split.images[b[i : i + CHUNK]].to(device).float().div_(255.0)
         z_a, z_b = ctx.encode(x_a), ctx.encode(x_b)
+        if bar is not None:
+            bar.update(2 * x_a.shape[0])
         points = [ctx.model.decode(ctx.model.interpolate(z_a, z_b, alpha)).float().clamp(0, 1).cpu() for alpha in ALPHAS]
         out.append(torch.stack(points, dim=1).flatten(0, 1))  # pair-major: the 3 points of a pair are adjacent
+    if bar is not None:
+        bar.close()
     images = torch.cat(out)[:n]
     if ctx.pairing == "same-class" and split.labels is None:
         rule = "any two distinct images (same-class requested; the novel test split has no labels)"

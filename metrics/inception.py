@@ -31,6 +31,7 @@ import torch
 
 from bench.atomic import atomic_path
 from bench.errors import BenchError
+from bench.progress import progress_bar
 from metrics.base import MetricSkipped
 from metrics.frechet import feature_statistics
 
@@ -53,12 +54,17 @@ class FeatureExtractor:
     device: torch.device
     extract: Callable
     batch_size: int = 100
+    progress: bool = False  # a bar over the images (Inception on a CPU takes minutes)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         out = []
-        for i in range(0, images.shape[0], self.batch_size):
+        n = images.shape[0]
+        bar = progress_bar(total=n, desc=f"{self.name} features", unit="image", enabled=self.progress and n > self.batch_size)
+        for i in range(0, n, self.batch_size):
             x = images[i : i + self.batch_size]
             out.append(self.extract(x.float().div(255.0) if x.dtype == torch.uint8 else x))
+            bar.update(x.shape[0])
+        bar.close()
         return torch.cat(out)
 
 
@@ -135,7 +141,7 @@ def inception_extractor(ctx) -> FeatureExtractor:
         with full_fp32():
             return net(x)[0].flatten(1)
 
-    return FeatureExtractor(INCEPTION_NAME, INCEPTION_LABEL, INCEPTION_RESIZE, device, extract, 200 if device.type == "cuda" else 50)
+    return FeatureExtractor(INCEPTION_NAME, INCEPTION_LABEL, INCEPTION_RESIZE, device, extract, 200 if device.type == "cuda" else 50, progress=bool(getattr(ctx, "progress", False)))
 
 
 def image_fingerprint(images_uint8: torch.Tensor) -> str:

@@ -42,7 +42,7 @@ def random_pairs(n_images: int, n_pairs: int, generator: torch.Generator) -> tup
 @torch.no_grad()
 def encode_batched(ctx, x: torch.Tensor, batch_size: int = ENCODE_BATCH) -> torch.Tensor:
     """ctx.encode over x in batches (one call per batch, none per image)."""
-    return torch.cat([ctx.encode(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+    return ctx.encode_many(x, batch_size, "encoding path ends")
 
 
 @torch.no_grad()

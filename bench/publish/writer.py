@@ -34,6 +34,7 @@ from bench.publish.archive import RECON_MATRIX_FILE, RECORDS_DIR
 from bench.publish.collect import check_runs_dir, runs_table
 from bench.publish.markdown import index_readme, pair_readme
 from bench.publish.paper import published_for
+from bench.progress import progress_bar
 from bench.publish.revisions import split_by_revision
 from models import registry
 
@@ -193,7 +194,7 @@ def _stage_records(runs_dir: Path, out_dir: Path, scanned: dict, staging: Path) 
     return matrices
 
 
-def _publish(runs_dir, out_dir, pairs: list, index: bool, images: Optional[ImageOptions], echo) -> list:
+def _publish(runs_dir, out_dir, pairs: list, index: bool, images: Optional[ImageOptions], echo, progress: bool = True) -> list:
     runs_dir = check_runs_dir(runs_dir)
     out_dir = Path(out_dir)
     scanned = {pair: archive.scan(runs_dir, out_dir, pair) for pair in pairs}  # every input error before anything is written
@@ -213,7 +214,9 @@ def _publish(runs_dir, out_dir, pairs: list, index: bool, images: Optional[Image
         try:
             boards, registered = {}, registry.counted_names()
             matrices = _stage_records(runs_dir, out_dir, scanned, staging)
-            for pair, runs in scanned.items():
+            bar = progress_bar(scanned.items(), desc="publishing", unit="pair", enabled=progress, total=len(scanned))
+            for pair, runs in bar:
+                bar.set_postfix_str(pair)
                 previous = out_dir / pair if (out_dir / pair).is_dir() else None
                 earlier = f"../{EARLIER_FIGURES_DIR}/{pair}/" if (out_dir / EARLIER_FIGURES_DIR / pair).is_dir() else None
                 boards[pair] = build_pair(pair, runs, staging / pair, previous, images, registered, echo, matrices[pair], earlier)

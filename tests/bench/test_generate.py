@@ -342,3 +342,23 @@ def test_interpolate_and_out_errors_exit_2(runs, seed_dir, tmp_path):
     result = invoke("generate", runs["fade"], "--seeds", seed_dir, "--out", tmp_path / "out" / "grid.jpg")
     assert result.exit_code == 2 and "ending in .png" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_many_seeds_give_a_readable_grid_all_images_and_warnings_for_transparent_or_tiny_seeds(runs, tmp_path):
+    from bench.generate import GRID_MAX_GENERATED, GRID_MAX_SEEDS
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(30):
+        _image((64, 64), "L", 0, 40 + 7 * i, lambda d, c: d.ellipse([8, 8, 56, 56], outline=c, width=3)).save(folder / f"s{i:02d}.png")
+    Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(folder / "clear.png")  # transparent
+    Image.new("L", (10, 10), 255).save(folder / "tiny.png")  # a fifth of the model's size
+    out = tmp_path / "grid.png"
+    result = invoke("generate", runs["fade"], "--seeds", folder, "-n", 150, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "transparency (clear.png); transparent pixels were composited over white" in result.output
+    assert "smaller than half the model's 64x64 (tiny.png (10x10))" in result.output
+    assert f"the first {GRID_MAX_SEEDS} of the 32 seeds, then the first {GRID_MAX_GENERATED} of the 150 generated images" in result.output
+    rows = GRID_MAX_SEEDS // 8 + GRID_MAX_GENERATED // 8
+    assert Image.open(out).size == (8 * 66 + PAD, rows * 66 + PAD)  # capped: 10 rows, not 4 + 19
+    assert len(list((tmp_path / "grid_images").iterdir())) == 150  # every generated image is written

@@ -846,3 +846,9 @@ def test_a_full_disk_while_publishing_exits_2_and_keeps_the_previous_pages(publi
     assert "No space left on device" in result.output and "Nothing in" in result.output and "Traceback" not in result.output
     assert _snapshot(out) == before  # the stale staging folder is gone, nothing else changed
     assert not list(out.glob(".publish-*"))
+
+
+def test_publish_shows_its_progress(published, tmp_path):
+    out = _published_copy(published, tmp_path)
+    result = CliRunner().invoke(cli, ["publish", "--runs", str(published["runs"]), "--out", str(out)])
+    assert result.exit_code == 0 and "publishing" in result.output

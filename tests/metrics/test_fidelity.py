@@ -257,3 +257,25 @@ def test_domain_metrics_apply_only_to_two_domain_pairs(tmp_path):
     for name in ("fid_domain", "misclassification"):
         assert not specs[name].applies(one) and specs[name].applies(two)
     assert specs["fid"].applies(one)
+
+
+def test_long_feature_extraction_and_inversion_show_progress(capsys):
+    from metrics.inception import FeatureExtractor
+
+    extractor = FeatureExtractor("fake", "fake", "none", torch.device("cpu"), lambda x: x.flatten(1)[:, :3], batch_size=10, progress=True)
+    assert extractor.features(torch.zeros(35, 1, 4, 4, dtype=torch.uint8)).shape == (35, 3)
+    assert "fake features" in capsys.readouterr().err
+    FeatureExtractor("quiet", "q", "none", torch.device("cpu"), lambda x: x.flatten(1), batch_size=10).features(torch.zeros(35, 1, 2, 2))
+    assert "quiet features" not in capsys.readouterr().err
+
+
+def test_encoding_through_an_inversion_shows_progress(tmp_path, capsys):
+    labels = [k % 5 for k in range(40)]
+    novel = code_domain(labels)
+    model = PairRevealer(CODE_SHAPE)
+    model.generative = True  # encoded by inversion, as a GAN is: slow, so a bar is shown
+    ctx = make_ctx(model, novel, novel, tmp_path, fid_images=30)
+    ctx.progress = True
+    x = torch.rand(30, *CODE_SHAPE)
+    assert torch.equal(ctx.encode_many(x, 7), torch.cat([model.encode(x[i : i + 7]) for i in range(0, 30, 7)]))
+    assert "encoding" in capsys.readouterr().err
