@@ -28,16 +28,24 @@ def _names(value: Names) -> str:
 
 
 def metric_names(spec: Optional[Names]) -> Optional[list]:
-    """None for 'all' (or None); otherwise the validated list of metric names."""
+    """None for 'all' (or None); otherwise the validated list of metric names (checked against
+    the metrics' catalogue, without importing them, where it can be read)."""
+    from bench.catalogue import metric_descriptions
     from bench.errors import BenchError
-    from metrics.base import get_metrics
 
     if spec is None or (isinstance(spec, str) and spec.strip() == "all"):
         return None
     names = [n.strip() for n in _names(spec).split(",") if n.strip()]
     if not names:
         raise BenchError(f"--metrics {spec!r}: give 'all' or a comma-separated list of metric names (see `bench metrics`).")
-    get_metrics(names)  # unknown names are an error before anything runs
+    known = metric_descriptions()
+    if known is None:
+        from metrics.base import get_metrics
+
+        get_metrics(names)
+    elif any(n not in known for n in names):
+        unknown = [n for n in names if n not in known]
+        raise BenchError(f"Unknown metric {', '.join(map(repr, unknown))}. Valid metrics: {', '.join(known)}.")
     return names
 
 
@@ -66,20 +74,27 @@ def run(
     strings ('lr=0.002', 'augintae.k_rate=0'); metrics: None for all that apply, or names.
     Further options (precision, compile, pairing, require_fid, on_divergence, tensorboard) as in
     `bench.runner.RunOptions`. echo: where messages go (default: print, or nowhere without
-    progress)."""
+    progress).
+
+    Names and options are checked before torch is imported, so a typo is refused at once."""
     from bench import data as data_layer
     from bench.budgets import get_budget
-    from bench.devices import choose_device
     from bench.paths import default_data_dir
-    from bench.runner import RunOptions, run_benchmark
     from models import registry
 
+    data_layer.get_pair(pair)
     for module in plugins:
         registry.load_plugin(module)
     names = registry.resolve(_names(models))
-    data_layer.get_pair(pair)
-    chosen = choose_device(device)
+    if budget is not None:
+        get_budget(budget, cuda_available=False)  # an unknown name is refused here, before torch
+    chosen_metrics = metric_names(metrics)
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+
+    from bench.devices import choose_device
+    from bench.runner import RunOptions, run_benchmark
+
+    chosen = choose_device(device)
     opts = RunOptions(
         models=names,
         pair=pair,
@@ -93,7 +108,7 @@ def run(
         download=download,
         force=force,
         progress=progress,
-        metrics=metric_names(metrics),
+        metrics=chosen_metrics,
         **options,
     )
     if echo is None:

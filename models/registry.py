@@ -47,6 +47,45 @@ def register(name: str, *, family: str, description: str, paper: str):
     return decorate
 
 
+def _catalogue():
+    """{name: (module, family, description, paper)} of the built-in models, read from the
+    decorators in the source without importing it (bench/catalogue.py); None when a decorator
+    is not literal enough to read, and then the modules are imported instead."""
+    global _CATALOGUE
+    if _CATALOGUE is _UNREAD:
+        from bench.catalogue import Unreadable, package_calls
+
+        try:
+            _CATALOGUE = {
+                args[0]: (f"models.{module}", kwargs.get("family", ""), kwargs.get("description", ""), kwargs.get("paper", ""))
+                for module, calls in package_calls(Path(__file__).parent, "register").items()
+                for args, kwargs in calls
+            }
+        except (Unreadable, IndexError, OSError, SyntaxError):
+            _CATALOGUE = None
+    return _CATALOGUE
+
+
+_UNREAD = object()
+_CATALOGUE = _UNREAD
+
+
+def _exact() -> bool:
+    """True when the names must come from importing the models: they are imported already,
+    an installed plug-in may add names, or the source could not be read."""
+    return _builtin_loaded or bool(metadata.entry_points(group=ENTRY_POINT_GROUP)) or _catalogue() is None
+
+
+def describe() -> list:
+    """(name, family, description, paper) of every model, sorted by name; without importing the
+    built-in models when their catalogue can be read (`bench models`)."""
+    if _exact():
+        return [(c.name, c.family, c.description, c.paper) for c in all_models()]
+    rows = {name: info[1:] for name, info in _catalogue().items()}
+    rows.update({n: (c.family, c.description, c.paper) for n, c in _REGISTRY.items()})
+    return [(name, *rows[name]) for name in sorted(rows)]
+
+
 def get(name: str):
     load_builtin()
     try:
@@ -56,8 +95,12 @@ def get(name: str):
 
 
 def names() -> list:
-    load_builtin()
-    return sorted(_REGISTRY)
+    """Every registered model name, sorted (read from the source where that is exact, so a
+    wrong name is refused without importing torch)."""
+    if _exact():
+        load_builtin()
+        return sorted(_REGISTRY)
+    return sorted(set(_catalogue()) | set(_REGISTRY))
 
 
 def counted_names() -> list:
@@ -69,18 +112,20 @@ def counted_names() -> list:
 
 
 def all_models() -> list:
-    return [_REGISTRY[n] for n in names()]
+    """Every registered model class (imports them all), sorted by name."""
+    load_builtin()
+    return [_REGISTRY[n] for n in sorted(_REGISTRY)]
 
 
 def resolve(spec: str) -> list:
     """'all' or a comma-separated list of names -> list of names, validated, order kept."""
-    load_builtin()
+    known = names()
     if spec.strip() == "all":
-        return names()
+        return known
     wanted = [s.strip() for s in spec.split(",") if s.strip()]
     if not wanted:
-        raise BenchError(f"No model named in {spec!r}. Use 'all' or a comma-separated list of: {', '.join(names())}.")
-    unknown = [w for w in wanted if w not in _REGISTRY]
+        raise BenchError(f"No model named in {spec!r}. Use 'all' or a comma-separated list of: {', '.join(known)}.")
+    unknown = [w for w in wanted if w not in known]
     if unknown:
         raise BenchError(
             f"Unknown model{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}. "

@@ -11,7 +11,11 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
-import torch
+from bench.lazy import lazy_module
+
+torch = lazy_module("torch")  # imported on first use: listing domains needs no torch
+
+
 
 
 @dataclass

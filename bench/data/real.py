@@ -39,13 +39,15 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from bench.atomic import torch_save
 from bench.data.domain import DomainData, DomainSpec, Split
 from bench.errors import BenchError
+from bench.lazy import lazy_module
 from bench.paths import cache_dir
+
+torch = lazy_module("torch")  # imported on first use: listing domains needs no torch
+F = lazy_module("torch.nn.functional")
 
 CACHE_VERSION = 1
 DECODE_CHUNK = 1024  # images decoded / resized at a time, to bound peak memory
@@ -432,6 +434,14 @@ def _cifar_class(dataset: str):
     return getattr(tvd, dataset)
 
 
+# torchvision's folder and file names (checked against torchvision by a test), so that listing
+# what is missing (`bench pairs`, the missing-data message) does not import torchvision and torch
+CIFAR_FILES = {
+    "CIFAR10": ("cifar-10-batches-py", ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch", "batches.meta")),
+    "CIFAR100": ("cifar-100-python", ("train", "test", "meta")),
+}
+
+
 @dataclass(frozen=True)
 class _CifarSource:
     """torchvision CIFAR10/CIFAR100, upsampled from 32x32 to `size` with bilinear interpolation."""
@@ -441,11 +451,10 @@ class _CifarSource:
     size: int = 64
 
     def _file_names(self) -> list:
-        cls = _cifar_class(self.dataset)
-        return [f for f, _ in cls.train_list] + [f for f, _ in cls.test_list] + [cls.meta["filename"]]
+        return list(CIFAR_FILES[self.dataset][1])
 
     def expected_files(self, root) -> list:
-        folder = Path(root) / _cifar_class(self.dataset).base_folder
+        folder = Path(root) / CIFAR_FILES[self.dataset][0]
         return [folder / f for f in self._file_names()]
 
     def load(self, root, download: bool = False, max_train=None, max_test=None) -> DomainData:

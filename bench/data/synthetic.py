@@ -87,12 +87,14 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import torch
 
 from bench.atomic import torch_save
 from bench.data.domain import DomainData, DomainSpec, Split
 from bench.errors import BenchError, did_you_mean
+from bench.lazy import lazy_module
 from bench.paths import cache_dir
+
+torch = lazy_module("torch")  # imported on first use: listing domains needs no torch
 
 SUPERSAMPLE = 8
 _CHUNK = 512  # images per vectorised rasterisation step (bounds peak memory)

@@ -156,3 +156,44 @@ def test_run_rows_go_with_the_runs_not_into_the_checkout(tmp_path):
     assert (tmp_path / "myruns" / "pole.csv").is_file() and not (tmp_path / "leaderboards").exists()
     ignored = (Path(__file__).resolve().parents[2] / ".gitignore").read_text().split()
     assert "/runs/" in ignored  # the default --out of a run started in the checkout is git-ignored
+
+
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        (["run", "--models", "ae", "--pair", "nope"], 2),
+        (["run", "--models", "nope", "--pair", "pole"], 2),
+        (["run", "--models", "ae", "--pair", "pole", "--metrics", "nope"], 2),
+        (["run", "--models", "ae", "--pair", "pole", "--budget", "nope"], 2),
+        (["run", "--models", "ae", "--pair", "pole", "--seeds", "0,0"], 2),
+        (["models"], 0),
+        (["pairs"], 0),
+        (["metrics"], 0),
+    ],
+)
+def test_refusals_and_listings_answer_without_importing_torch(args, code, tmp_path):
+    """`bench run --pair nope` took 4 s of CPU to refuse (torch was imported first)."""
+    script = (
+        "import sys\nfrom bench.cli import cli\ntry:\n    cli.main(sys.argv[1:], prog_name='bench')\n"
+        "except SystemExit as exc:\n    print('EXIT', exc.code, 'torch' in sys.modules, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert f"EXIT {code} False" in result.stderr, result.stderr[-1500:]
+
+
+def test_the_catalogues_read_from_the_source_match_the_imported_registries():
+    import importlib
+
+    from bench.catalogue import metric_descriptions
+    from metrics.base import all_metrics
+    from models import registry
+
+    assert metric_descriptions() == {m.name: m.description for m in all_metrics().values()}
+    assert list(metric_descriptions()) == list(all_metrics())  # the order `bench metrics` lists
+    registry.load_builtin()
+    catalogue = registry._catalogue()
+    assert set(catalogue) == {n for n, c in registry._REGISTRY.items() if c.__module__.startswith("models.")}
+    for name, (module, family, description, paper) in catalogue.items():
+        cls = registry.get(name)
+        assert (cls.__module__, cls.family, cls.description, cls.paper) == (module, family, description, paper)
+        assert importlib.import_module(module) is not None

@@ -545,3 +545,12 @@ def test_stratified_order_covers_every_label_first_then_follows_the_label_shares
     split = Split(torch.zeros(100, 1, 2, 2, dtype=torch.uint8), labels)
     assert torch.equal(split.sample(10, seed=3).labels, labels[order[:10]])
     assert split.sample(None, seed=3) is split and split.sample(500, seed=3) is split
+
+
+def test_the_cifar_file_lists_match_torchvision():
+    from bench.data.real import CIFAR_FILES
+
+    for name, (folder, files) in CIFAR_FILES.items():
+        cls = getattr(tvd, name)
+        assert folder == cls.base_folder
+        assert list(files) == [f for f, _ in cls.train_list] + [f for f, _ in cls.test_list] + [cls.meta["filename"]]
