@@ -16,6 +16,7 @@ functions (importing `bench` alone loads nothing heavy; each loads what it needs
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Iterable, Optional, Union
@@ -25,6 +26,11 @@ Names = Union[str, Iterable[str]]
 
 def _names(value: Names) -> str:
     return value if isinstance(value, str) else ",".join(value)
+
+
+def is_offline(offline: Optional[bool] = None) -> bool:
+    """An explicit choice, else BENCH_OFFLINE=1 (downloads are on by default)."""
+    return os.environ.get("BENCH_OFFLINE") == "1" if offline is None else bool(offline)
 
 
 def metric_names(spec: Optional[Names]) -> Optional[list]:
@@ -62,7 +68,7 @@ def run(
     plugins: Iterable[str] = (),
     metrics: Optional[Names] = None,
     force: bool = False,
-    download: bool = False,
+    offline: Optional[bool] = None,
     progress: bool = True,
     echo=None,
     **options,
@@ -71,7 +77,9 @@ def run(
 
     models: 'all', 'a,b' or a list of names; budget: 'smoke', 'quick', 'paper' or None (the
     device's default); seeds: a list of seeds, or an int N for seeds 0..N-1; overrides: '--set'
-    strings ('lr=0.002', 'augintae.k_rate=0'); metrics: None for all that apply, or names.
+    strings ('lr=0.002', 'augintae.k_rate=0'); metrics: None for all that apply, or names;
+    offline: never download (default: BENCH_OFFLINE=1); otherwise missing datasets and the FID
+    weights are downloaded into data_dir and torch's hub cache on first use.
     Further options (precision, compile, pairing, require_fid, on_divergence, tensorboard) as in
     `bench.runner.RunOptions`. echo: where messages go (default: print, or nowhere without
     progress).
@@ -105,7 +113,7 @@ def run(
         out_dir=Path(out),
         leaderboard_dir=Path(leaderboard_dir) if leaderboard_dir is not None else Path(out),
         overrides=tuple(overrides),
-        download=download,
+        download=not is_offline(offline),
         force=force,
         progress=progress,
         metrics=chosen_metrics,
@@ -136,6 +144,7 @@ def evaluate(
     plugins: Iterable[str] = (),
     leaderboard_dir=None,
     echo=lambda message: None,
+    offline: Optional[bool] = None,
 ) -> dict:
     """Recompute `metrics` (None: all that apply) on a finished run, as `bench evaluate` does;
     merges them into its metrics.json (and its row in `leaderboard_dir`/<pair>.csv when given)
@@ -152,6 +161,8 @@ def evaluate(
         pairing=pairing,
         require_fid=require_fid,
         plugins=tuple(plugins),
+        offline=is_offline(offline),
+        download=not is_offline(offline),
     )
     return reevaluate(Path(path), names, opts, encoder, echo, Path(leaderboard_dir) if leaderboard_dir is not None else None)
 

@@ -112,7 +112,8 @@ def _parse_metrics(spec: str):
 @click.option("--n-seeds", type=int, default=None, help="How many seeds: N runs seeds 0 to N-1 (instead of --seeds).")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
 @_data_dir_option
-@click.option("--download", is_flag=True, help="Download missing real datasets into the data dir.")
+@click.option("--offline", is_flag=True, help="Never download: refuse with the list of missing files instead (also BENCH_OFFLINE=1). By default missing datasets and the FID weights are downloaded on first use.")
+@click.option("--download", is_flag=True, hidden=True, help="Accepted for old scripts: downloading is the default.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True, help="Root of the run directories.")
 @click.option("--leaderboard-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Where <pair>.csv gains a row per run (default: the --out folder, next to the run directories).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a hyperparameter (model.key=value for one model). Repeatable.")
@@ -124,7 +125,7 @@ def _parse_metrics(spec: str):
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @click.option("--tensorboard", is_flag=True, help="Also write each run's logged losses as TensorBoard events in <run>/tensorboard/ (needs the tensorboard extra); <run>/losses.csv is always written.")
 @_metric_options
-def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, download, out_dir, leaderboard_dir, overrides, plugins, precision, compile_step, force, on_divergence, no_progress, tensorboard, metrics_spec, pairing, require_fid):
+def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, offline, download, out_dir, leaderboard_dir, overrides, plugins, precision, compile_step, force, on_divergence, no_progress, tensorboard, metrics_spec, pairing, require_fid):
     """Train and score models on a pair; add the results to the pair's leaderboard."""
     from bench import api
 
@@ -141,7 +142,7 @@ def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, download, o
         plugins=plugins,
         metrics=metrics_spec,
         force=force,
-        download=download,
+        offline=True if offline else None,
         progress=not no_progress,
         echo=click.echo,
         on_divergence=on_divergence,
@@ -167,12 +168,13 @@ def list_models(plugins):
 @cli.command("pairs")
 @_data_dir_option
 def list_pairs(data_dir):
-    """List domain pairs with image size, split sizes and whether their data was found."""
+    """List domain pairs with image size, split sizes and whether their data was found; name the
+    missing files."""
     from bench import data as data_layer
     from bench.paths import default_data_dir
 
     root = data_dir or default_data_dir()
-    rows = []
+    rows, missing = [], {}
     for pair in data_layer.PAIRS.values():
         train, novel = data_layer.get_domain(pair.train), data_layer.get_domain(pair.novel)
         found = train.is_available(root) and novel.is_available(root)
@@ -185,8 +187,13 @@ def list_pairs(data_dir):
                 "synthetic" if train.kind == novel.kind == "synthetic" else ("yes" if found else "no"),
             )
         )
+        missing.update(data_layer.missing_files(pair, root))
     _print_table(("pair", "domains", "image", "train/test (train dom. / novel dom.)", "data found"), rows)
     click.echo(f"\nData root: {root}")
+    if missing:
+        click.echo("Missing (downloaded there by `bench run` on first use, unless --offline):")
+        for name, paths in missing.items():
+            click.echo(f"  {name}: " + ", ".join(str(Path(p).relative_to(root)) if Path(p).is_relative_to(root) else str(p) for p in paths))
 
 
 _INVERT_HELP = (

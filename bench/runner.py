@@ -57,7 +57,7 @@ class RunOptions:
     out_dir: Path
     leaderboard_dir: Path
     overrides: tuple = ()
-    download: bool = False
+    download: bool = False  # fetch missing datasets and FID weights (bench run: yes unless --offline)
     force: bool = False
     precision: str = "auto"
     progress: bool = True
@@ -336,6 +336,7 @@ def metric_context(model, pair, train_data, novel_data, budget, seed, opts, arti
         artifacts_dir=Path(artifacts_dir) if artifacts_dir else None,
         warn=echo,
         progress=getattr(opts, "progress", True),
+        offline=not getattr(opts, "download", False),
     )
 
 

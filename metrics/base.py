@@ -15,6 +15,7 @@ older revision are published apart from the current ones.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -102,6 +103,7 @@ class MetricContext:
     encoder: str = "model"  # "model" or "oracle"
     pairing: str = "same-class"  # FID interpolation pairs: "same-class" or "any"
     require_fid: bool = False
+    offline: bool = field(default_factory=lambda: os.environ.get("BENCH_OFFLINE") == "1")  # no downloads (FID weights)
     artifacts_dir: Optional[Path] = None  # where metrics may write image grids (run_dir/samples)
     warn: Callable = print
     progress: bool = False  # a progress bar over the metrics (some take minutes on a CPU)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -36,7 +35,7 @@ from metrics.base import MetricSkipped
 from metrics.frechet import feature_statistics
 
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
-DOWNLOAD_ENV = "BENCH_FID_DOWNLOAD"
+OFFLINE_ENV = "BENCH_OFFLINE"
 INCEPTION_NAME = "inception-pool3"
 INCEPTION_LABEL = "pytorch-fid InceptionV3 pool3 (pt_inception-2015-12-05)"
 INCEPTION_RESIZE = "bilinear to 299 (pytorch-fid resize_input)"
@@ -73,23 +72,44 @@ def weights_path() -> Path:
 
 
 def _missing_weights_message(path: Path) -> str:
-    from pytorch_fid.inception import FID_WEIGHTS_URL
-
     return (
         f"FID needs pytorch-fid's Inception weights {WEIGHTS_FILE}, which are not in torch's hub cache "
-        f"({path}). Download them from {FID_WEIGHTS_URL} (or copy a local copy) to that path, or set "
-        f"{DOWNLOAD_ENV}=1 to let pytorch-fid download them. The other metrics (domain FID and "
-        "misclassification included) do not need them."
+        f"({path}). They are downloaded there on first use unless downloads are off (--offline or "
+        f"{OFFLINE_ENV}=1); download them from {weights_url()} (or copy a local copy) to that path. The "
+        "other metrics (domain FID and misclassification included) do not need them."
     )
 
 
-def check_inception_weights(require: bool) -> Path:
-    """The weights file, or MetricSkipped (BenchError when FID is required) naming what is missing.
-    Instant: only a file-existence check, no network."""
+WEIGHTS_HASH = WEIGHTS_FILE.rsplit("-", 1)[1].split(".")[0]  # torch hub naming: the sha256's first digits
+
+
+def weights_url() -> str:
+    from pytorch_fid.inception import FID_WEIGHTS_URL
+
+    return FID_WEIGHTS_URL
+
+
+def fetch_weights(path: Path) -> None:
+    """Download the weights to `path` with a progress bar, checking the sha256 prefix in their
+    name (torch.hub.download_url_to_file writes a temporary file and renames it only if it matches)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.hub.download_url_to_file(weights_url(), str(path), hash_prefix=WEIGHTS_HASH, progress=True)
+
+
+def check_inception_weights(require: bool, offline: bool = True) -> Path:
+    """The weights file, downloaded first when missing unless `offline`; else MetricSkipped
+    (BenchError when FID is required) naming what is missing and where it comes from."""
     path = weights_path()
-    if path.is_file() or os.environ.get(DOWNLOAD_ENV) == "1":
+    if path.is_file():
         return path
-    message = _missing_weights_message(path)
+    if offline:
+        message = _missing_weights_message(path)
+    else:
+        try:
+            fetch_weights(path)
+            return path
+        except Exception as exc:  # network, proxy, disk, hash mismatch: all user-facing
+            message = f"Downloading the FID Inception weights failed ({' '.join(str(exc).split())[:200]}). " + _missing_weights_message(path)
     if require:
         raise BenchError(message)
     raise MetricSkipped(message)
@@ -98,10 +118,10 @@ def check_inception_weights(require: bool) -> Path:
 _NETWORKS: dict = {}  # device -> InceptionV3, built once per process
 
 
-def _inception_network(device: torch.device, require: bool):
+def _inception_network(device: torch.device, require: bool, offline: bool = True):
     key = str(device)
     if key not in _NETWORKS:
-        check_inception_weights(require)
+        check_inception_weights(require, offline)
         from pytorch_fid.inception import InceptionV3
 
         try:
@@ -131,7 +151,7 @@ def inception_extractor(ctx) -> FeatureExtractor:
     """pytorch-fid's pool3 extractor on the model's device (MetricSkipped / BenchError without
     weights)."""
     device = torch.device(ctx.device)
-    net = _inception_network(device, ctx.require_fid)
+    net = _inception_network(device, ctx.require_fid, getattr(ctx, "offline", True))
 
     @torch.no_grad()
     def extract(x: torch.Tensor) -> torch.Tensor:

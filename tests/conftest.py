@@ -1,4 +1,5 @@
-"""Shared test setup: caches go to a temporary folder, never to the user's cache or the network.
+"""Shared test setup: caches go to a temporary folder, never to the user's cache or the network
+(BENCH_OFFLINE=1: datasets and weights are never downloaded).
 
 TORCH_HOME points at an empty folder too, so that tests behave as on CI (no Inception weights:
 the FID metric is skipped with its warning) even on a machine that has the weights."""
@@ -19,4 +20,5 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("BENCH_CACHE_DIR", str(cache))
     monkeypatch.setenv("BENCH_DATA_DIR", str(tmp_path_factory.getbasetemp() / "no-data-here"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.getbasetemp() / "torch-home"))
+    monkeypatch.setenv("BENCH_OFFLINE", "1")  # never the network; tests of downloads unset it and fake the source
     yield

@@ -60,6 +60,44 @@ def subset_revisions(pair: PairSpec) -> dict:
     return {name: get_domain(name).subset_revision for name in dict.fromkeys((pair.train, pair.novel))}
 
 
+def missing_files(pair: PairSpec, root) -> dict:
+    """{domain: [missing paths]} of the pair's domains whose files are not all under `root`."""
+    found = {}
+    for name in dict.fromkeys((pair.train, pair.novel)):
+        spec = get_domain(name)
+        missing = [p for p in spec.expected_files(Path(root)) if not Path(p).exists()]
+        if missing:
+            found[name] = missing
+    return found
+
+
+def missing_data_error(pair: PairSpec, root, missing: dict) -> BenchError:
+    """One paragraph naming every missing file of every domain of the pair, where it goes and
+    the URL it comes from (downloads are off)."""
+    root = Path(root)
+
+    def shown(path):
+        try:
+            return str(Path(path).relative_to(root))
+        except ValueError:
+            return str(path)
+
+    parts = []
+    for name, paths in missing.items():
+        try:
+            urls = list(get_domain(name).urls())
+        except Exception:  # torchvision too old to name them: the paths are enough
+            urls = []
+        source = f" (from {', '.join(urls)})" if urls else ""
+        parts.append(f"{name}: {', '.join(shown(p) for p in paths)}{source}")
+    return BenchError(
+        f"Pair {pair.name} needs data that is not in {root}, and downloads are off (--offline or BENCH_OFFLINE=1). "
+        f"Missing, in torchvision's layout under that folder: {'; '.join(parts)}. Run without --offline to download "
+        "them there (with checksum checks), put the files there by hand, or point --data-dir (or BENCH_DATA_DIR) at "
+        "a folder that has them."
+    )
+
+
 def load_pair(
     pair: PairSpec,
     root,
@@ -71,6 +109,9 @@ def load_pair(
     (the novel domain's train split trains the pair's domain classifier and the oracle baselines)
     and test splits capped at `max_test` (`load_domain`: random, label-stratified subsets)."""
     root = Path(root)
+    missing = missing_files(pair, root)
+    if missing and not download:  # every missing file of both domains in one message
+        raise missing_data_error(pair, root, missing)
     train_spec, novel_spec = get_domain(pair.train), get_domain(pair.novel)
     train = load_domain(train_spec, root, download, max_train, max_test)
     if pair.one_domain:
@@ -96,6 +137,8 @@ __all__ = [
     "get_pair",
     "load_domain",
     "load_pair",
+    "missing_files",
+    "missing_data_error",
     "data_revisions",
     "subset_revisions",
 ]

@@ -147,7 +147,8 @@ class DomainSpec:
 
     `load(root, download, max_train, max_test)` returns a DomainData at the domain's image size
     (`channels` x `size` x `size`). `expected_files(root)` lists the paths the loader needs, for
-    the missing-data message and for `bench pairs`; synthetic domains expect none.
+    the missing-data message and for `bench pairs`; synthetic domains expect none. `urls()` says
+    where the files come from (torchvision's sources), for the same message.
 
     `iid_order`: the splits are stored as independent random draws (the synthetic renderers), so
     their first n items already are a uniform random sample and a capped load renders only those;
@@ -168,6 +169,7 @@ class DomainSpec:
     split_sizes: tuple  # (train, test) of the full domain
     load: Callable = field(compare=False, repr=False)
     expected_files: Callable = field(compare=False, repr=False)
+    urls: Callable = field(default=lambda: [], compare=False, repr=False)  # where its files come from
     iid_order: bool = False
     revision: int = 1
     subset_revision: int = 1

@@ -2,7 +2,7 @@
 
 Why: the benchmark's cross-domain pairs need real datasets as uint8 (N, C, H, W) tensors at one
 fixed size per domain, loaded the same way on every machine. Reading through torchvision keeps the
-layout users already have (or get with `--download`) and keeps torchvision's checksum checks;
+layout users already have (or that `bench run` downloads on first use) and keeps torchvision's checksum checks;
 this module adds the conversions the benchmark needs and turns every missing-data, corrupt-data
 or failed-download problem into one `BenchError` paragraph that says what to do.
 
@@ -94,13 +94,13 @@ def _missing_error(name: str, root: Path, missing: Sequence[Path], after_downloa
     if after_download:
         return BenchError(
             f"Domain '{name}': the download finished but {_shorten(missing, root)} is still missing in "
-            f"{root}. Delete the partial files there and try --download again, or point --data-dir "
+            f"{root}. Delete the partial files there and run the same command again, or point --data-dir "
             f"(or BENCH_DATA_DIR) at a folder holding torchvision's layout."
         )
     return BenchError(
         f"Domain '{name}' needs data that is not in {root}: missing {_shorten(missing, root)}. "
-        f"Pass --download to fetch it, or point --data-dir (or BENCH_DATA_DIR) at a folder "
-        f"holding torchvision's layout of the dataset."
+        f"Run without --offline (and BENCH_OFFLINE unset) to download it, or point --data-dir (or "
+        f"BENCH_DATA_DIR) at a folder holding torchvision's layout of the dataset."
     )
 
 
@@ -108,7 +108,7 @@ def _corrupt_error(name: str, path, detail: str) -> BenchError:
     """`path` is a file or folder, or a comma-separated list of them."""
     return BenchError(
         f"Domain '{name}': {path} looks truncated or corrupt ({detail}). "
-        f"Delete it and fetch it again (pass --download)."
+        f"Delete it and run the same command again to fetch it anew."
     )
 
 
@@ -222,6 +222,14 @@ class _IdxSource:
 
     def expected_files(self, root) -> list:
         return [*self.files(Path(root), True), *self.files(Path(root), False)]
+
+    def urls(self) -> list:
+        import torchvision.datasets as tvd
+
+        cls = getattr(tvd, self.dataset)
+        if "url" in vars(cls):  # EMNIST: one archive (it inherits MNIST's mirrors, which it does not use)
+            return [cls.url]
+        return [cls.mirrors[0] + name for name, _ in cls.resources]
 
     def _make(self, root: Path, train: bool, download: bool):
         import torchvision.datasets as tvd
@@ -348,7 +356,7 @@ def _open_image(name: str, path: Path):
     except FileNotFoundError:
         raise BenchError(
             f"Domain '{name}': {path} is listed by the dataset but missing. The download looks "
-            f"incomplete: delete the dataset folder and fetch it again (pass --download)."
+            f"incomplete: delete the dataset folder and run the same command again to fetch it anew."
         ) from None
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise _corrupt_error(name, path, f"unreadable image: {_describe(exc)}") from None
@@ -382,6 +390,11 @@ class _OmniglotSource:
     def expected_files(self, root) -> list:
         return [self.folder(Path(root))]
 
+    def urls(self) -> list:
+        import torchvision.datasets as tvd
+
+        return [f"{tvd.Omniglot.download_url_prefix}/{self.folder(Path('.')).name}.zip"]
+
     def _fetch(self, root: Path) -> None:
         import torchvision.datasets as tvd
 
@@ -407,7 +420,7 @@ class _OmniglotSource:
                 raise BenchError(
                     f"Domain '{self.name}': {character} holds {len(drawings)} PNG drawings, expected "
                     f"{OMNIGLOT_DRAWINGS}. The folder looks incomplete: delete {self.folder(root)} and "
-                    f"fetch it again (pass --download)."
+                    f"run the same command again to fetch it anew."
                 )
             train += [(p, label) for p in drawings[:OMNIGLOT_TRAIN_PER_CHARACTER]]
             test += [(p, label) for p in drawings[OMNIGLOT_TRAIN_PER_CHARACTER:]]
@@ -456,6 +469,9 @@ class _CifarSource:
     def expected_files(self, root) -> list:
         folder = Path(root) / CIFAR_FILES[self.dataset][0]
         return [folder / f for f in self._file_names()]
+
+    def urls(self) -> list:
+        return [_cifar_class(self.dataset).url]
 
     def load(self, root, download: bool = False, max_train=None, max_test=None) -> DomainData:
         root = Path(root)
@@ -510,6 +526,11 @@ class _CelebASource:
     def expected_files(self, root) -> list:
         folder = Path(root) / "celeba"
         return [folder / f for f in CELEBA_TEXT_FILES] + [folder / "img_align_celeba"]
+
+    def urls(self) -> list:
+        import torchvision.datasets as tvd
+
+        return [f"https://drive.google.com/file/d/{file_id} ({name})" for file_id, _, name in tvd.CelebA.file_list]
 
     def _fetch(self, root: Path) -> None:
         import torchvision.datasets as tvd
@@ -584,6 +605,7 @@ def _spec(source, size: int, channels: int, description: str, split_sizes: tuple
         split_sizes=split_sizes,
         load=source.load,
         expected_files=source.expected_files,
+        urls=source.urls,
         subset_revision=2,  # 2: capped splits are stratified random subsets (1: file order)
     )
 

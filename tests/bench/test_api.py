@@ -31,3 +31,16 @@ def test_importing_bench_loads_no_torch():
     code = "import sys, bench; print('torch' in sys.modules, callable(bench.run))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == ["False", "True"], result.stderr
+
+
+def test_runs_download_by_default_and_not_offline(monkeypatch, tmp_path):
+    from bench import runner
+
+    seen = []
+    monkeypatch.setattr(runner, "run_benchmark", lambda opts, echo: seen.append(opts.download) or [])
+    monkeypatch.delenv("BENCH_OFFLINE", raising=False)
+    bench.run(models="ae", pair="pole", budget="smoke", out=tmp_path, progress=False)
+    bench.run(models="ae", pair="pole", budget="smoke", out=tmp_path, progress=False, offline=True)
+    monkeypatch.setenv("BENCH_OFFLINE", "1")
+    bench.run(models="ae", pair="pole", budget="smoke", out=tmp_path, progress=False)
+    assert seen == [True, False, False]

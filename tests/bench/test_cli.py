@@ -100,7 +100,7 @@ def test_missing_real_data_exits_2_naming_domain_files_and_dir(tmp_path):
     result = bench("run", "--models", "ae", "--pair", "mnist-emnist", "--data-dir", str(empty), "--out", str(tmp_path / "runs"), "--leaderboard-dir", str(tmp_path / "lb"), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     err = result.stderr
-    assert "Traceback" not in err and "mnist" in err and str(empty) in err and "--download" in err
+    assert "Traceback" not in err and "mnist" in err and str(empty) in err and "--offline" in err and "emnist-letters" in err
     assert "train-images-idx3-ubyte" in err
 
 

@@ -165,7 +165,7 @@ def test_missing_data_names_domain_folder_files_and_fixes(tmp_path, name):
     message = str(err.value)
     assert name in message and str(root) in message
     assert Path(spec.expected_files(root)[0]).name in message
-    assert "--download" in message and "--data-dir" in message
+    assert "--offline" in message and "--data-dir" in message
     assert "\n" not in message
 
 
@@ -554,3 +554,33 @@ def test_the_cifar_file_lists_match_torchvision():
         cls = getattr(tvd, name)
         assert folder == cls.base_folder
         assert list(files) == [f for f, _ in cls.train_list] + [f for f, _ in cls.test_list] + [cls.meta["filename"]]
+
+
+
+def test_a_pairs_missing_datasets_are_downloaded_on_first_use(tmp_path, monkeypatch):
+    from bench import data as data_layer
+
+    fetched = []
+
+    def fake_download(self):  # stands in for torchvision's fetch (md5-checked) of each dataset
+        fetched.append(type(self).__name__)
+        write_idx_domain(Path(self.root), type(self).__name__, prefixes=("emnist-letters-train", "emnist-letters-test") if type(self).__name__ == "EMNIST" else ("train", "t10k"))
+
+    monkeypatch.setattr(tvd.MNIST, "download", fake_download)
+    monkeypatch.setattr(tvd.EMNIST, "download", fake_download)
+    train, novel = data_layer.load_pair(data_layer.get_pair("mnist-emnist"), tmp_path, download=True)
+    assert sorted(fetched) == ["EMNIST", "MNIST"] and len(train.train) == 20 and len(novel.train) == 20
+    data_layer.load_pair(data_layer.get_pair("mnist-emnist"), tmp_path, download=True)
+    assert len(fetched) == 2  # present now: nothing fetched again
+
+
+def test_offline_names_every_missing_file_of_both_domains_with_its_source(tmp_path):
+    from bench import data as data_layer
+
+    with pytest.raises(BenchError) as err:
+        data_layer.load_pair(data_layer.get_pair("mnist-emnist"), tmp_path, download=False)
+    message = str(err.value)
+    assert "downloads are off (--offline or BENCH_OFFLINE=1)" in message and "\n" not in message
+    for name in ("MNIST/raw/train-images-idx3-ubyte", "MNIST/raw/t10k-labels-idx1-ubyte", "EMNIST/raw/emnist-letters-train-images-idx3-ubyte", "EMNIST/raw/emnist-letters-test-labels-idx1-ubyte"):
+        assert name in message
+    assert tvd.EMNIST.url in message and tvd.MNIST.mirrors[0] in message and str(tmp_path) in message

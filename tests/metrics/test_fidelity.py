@@ -204,7 +204,6 @@ def test_fid_pipeline_is_zero_for_identical_sets_and_matches_pytorch_fid(tmp_pat
 def test_missing_inception_weights_skip_or_fail_when_required(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "_hub_dir", None)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
-    monkeypatch.delenv(inception.DOWNLOAD_ENV, raising=False)
     monkeypatch.setattr(inception, "_NETWORKS", {})
     novel = uniform_domain("noise", 0, 255, 10, 20, SMALL, 6)
     fid = all_metrics()["fid"].fn
@@ -213,7 +212,7 @@ def test_missing_inception_weights_skip_or_fail_when_required(tmp_path, monkeypa
     with pytest.raises(MetricSkipped) as skipped:
         fid(ctx)
     message = str(skipped.value)
-    assert str(expected) in message and "github.com/mseitzer/pytorch-fid" in message and inception.DOWNLOAD_ENV in message
+    assert str(expected) in message and "github.com/mseitzer/pytorch-fid" in message and inception.OFFLINE_ENV in message
     assert "generated_images" not in ctx._shared  # skipped before any work
     with pytest.raises(BenchError, match="pt_inception-2015-12-05"):
         fid(make_ctx(FakeModel(SMALL), novel, novel, tmp_path, fid_images=20, require_fid=True))
@@ -279,3 +278,34 @@ def test_encoding_through_an_inversion_shows_progress(tmp_path, capsys):
     x = torch.rand(30, *CODE_SHAPE)
     assert torch.equal(ctx.encode_many(x, 7), torch.cat([model.encode(x[i : i + 7]) for i in range(0, 30, 7)]))
     assert "encoding" in capsys.readouterr().err
+
+
+
+def test_inception_weights_are_downloaded_with_their_hash_checked_from_a_local_server(tmp_path, monkeypatch):
+    import hashlib
+    import http.server
+    import threading
+
+    served = tmp_path / "site"
+    served.mkdir()
+    (served / "weights.pth").write_bytes(b"not really Inception" * 100)
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(served), **kw)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(inception, "weights_url", lambda: f"http://127.0.0.1:{server.server_port}/weights.pth")
+        monkeypatch.setattr(torch.hub, "_hub_dir", None)
+        monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+        digest = hashlib.sha256((served / "weights.pth").read_bytes()).hexdigest()
+        wrong = "f" * 8 if digest.startswith("0" * 8) else "0" * 8
+        monkeypatch.setattr(inception, "WEIGHTS_HASH", wrong)
+        with pytest.raises(MetricSkipped, match="Downloading the FID Inception weights failed .*hash"):
+            inception.check_inception_weights(require=False, offline=False)
+        assert not inception.weights_path().exists()  # a file with the wrong hash is not kept
+        with pytest.raises(MetricSkipped, match="downloads are off"):
+            inception.check_inception_weights(require=False, offline=True)
+        monkeypatch.setattr(inception, "WEIGHTS_HASH", digest[:8])
+        assert inception.check_inception_weights(require=True, offline=False) == inception.weights_path()
+        assert inception.weights_path().read_bytes() == (served / "weights.pth").read_bytes()
+    finally:
+        server.shutdown()
