@@ -70,7 +70,7 @@ class Budget:
 BUDGETS = {
     "smoke": Budget(
         "smoke",
-        "seconds on a CPU: 20 updates of 16 images (12 of 8 for larger images) from 512, metrics on 128 test images and 128 generated images (for tests; not meaningful)",
+        "seconds on a CPU: 20 updates of 16 images (12 of 8 for larger images) from 512, metrics on 128 test images, FID on 32 generated images (for tests; not meaningful)",
         batch_size=16,
         steps=20,
         large_images=(8, 12),
@@ -78,7 +78,7 @@ BUDGETS = {
         eval_images=128,
         log_every=5,
         checkpoint_every=5,
-        fid_images=128,
+        fid_images=32,
         noise_trials=8,
         path_pairs=8,
         classifier_steps=20,

@@ -373,6 +373,6 @@ def format_results(rows: list) -> str:
     import pandas as pd
 
     table = pd.DataFrame(rows)
-    hidden = ("pair", "config_hash", "code_version", "device", "run_dir", "finished_at", "last_finite_losses")
+    hidden = ("pair", "config_hash", "code_version", "device", "run_dir", "finished_at", "last_finite_losses", "metric_revisions", "data_revisions", "subset_revisions")
     keep = [c for c in table.columns if c not in hidden]
     return "\nResults\n" + table[keep].to_string(index=False, float_format=lambda v: f"{v:.4g}")
