@@ -354,7 +354,7 @@ def figure_generalization(run_dirs, out, count, device, data_dir):
     """Paper Figure 2: inputs, reconstructions, samples, and novel-domain reconstructions through
     the encoder / inversion and the oracle encoder, one panel per run."""
     from bench.devices import choose_device
-    from bench.figures import generalization_figure
+    from bench.figure_generalization import generalization_figure
     from bench.paths import default_data_dir
 
     path = generalization_figure(run_dirs, out, data_dir or default_data_dir(), choose_device(device), count, echo=click.echo)

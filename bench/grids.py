@@ -8,7 +8,6 @@ import torch
 from torchvision.utils import save_image
 
 from bench.atomic import atomic_path
-from bench.scoring import interpolation_grid
 
 # savefig arguments for labelled image grids drawn with matplotlib: the saved box is fitted to what
 # is drawn, because tight_layout sizes the margins before imshow's fixed aspect moves the axes,
@@ -32,6 +31,16 @@ def save_grid(images: torch.Tensor, path, nrow: int, min_size: int = 64) -> None
     images = enlarged(images, min_size)
     with atomic_path(path, suffix=".png") as tmp:
         save_image(images, tmp, nrow=nrow, padding=2, pad_value=0.5, format="png")
+
+
+@torch.no_grad()
+def interpolation_grid(model, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 9) -> torch.Tensor:
+    """Rows of decoded interpolations from x_a to x_b (alpha 0..1), as (N*steps, C, H, W)."""
+    z_a, z_b = model.encode(x_a), model.encode(x_b)
+    rows = []
+    for alpha in torch.linspace(0, 1, steps).tolist():
+        rows.append(model.decode(model.interpolate(z_a, z_b, alpha)).float())
+    return torch.stack(rows, dim=1).flatten(0, 1)
 
 
 @torch.no_grad()

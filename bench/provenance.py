@@ -10,12 +10,12 @@ from pathlib import Path
 
 import torch
 
-import bench
+from bench.version import __version__
 
 
 def code_version() -> str:
     """`git describe` of the suite's checkout (with -dirty), else the package version."""
-    here = Path(bench.__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[1]
     try:
         out = subprocess.run(
             ["git", "describe", "--always", "--dirty", "--abbrev=10"],
@@ -25,10 +25,10 @@ def code_version() -> str:
             timeout=5,
         )
         if out.returncode == 0 and out.stdout.strip():
-            return f"{bench.__version__}+g{out.stdout.strip()}"
+            return f"{__version__}+g{out.stdout.strip()}"
     except (OSError, subprocess.SubprocessError):
         pass
-    return bench.__version__
+    return __version__
 
 
 def library_versions() -> dict:

@@ -17,7 +17,7 @@ from bench.atomic import write_json
 from bench.budgets import budget_from_record
 from bench.errors import BenchError
 from bench.scoring import evaluate
-from bench.leaderboard import add_rows
+from bench.result_rows import add_rows
 from bench.loading import METRICS_FILE, load_run, read_metrics
 
 

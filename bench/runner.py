@@ -27,7 +27,7 @@ from bench.atomic import check_room, ensure_writable_dir, file_lock, torch_save,
 from bench.errors import BenchError
 from bench.scoring import evaluate, headline_values, revision_columns
 from bench.grids import write_run_grids
-from bench.leaderboard import add_rows
+from bench.result_rows import add_rows
 from bench.loading import read_metrics, read_record
 from bench.loss_log import LossLog, check_tensorboard
 from bench.paths import cache_dir as default_cache_dir

@@ -16,7 +16,6 @@ import math
 import time
 from typing import Optional
 
-import torch
 
 from bench import data as data_layer
 from bench.progress import progress_bar
@@ -77,13 +76,3 @@ def revision_columns(metrics: dict) -> dict:
             found["data_revisions"].update(entry.get("data_revisions") or {})
             found["subset_revisions"].update(entry.get("subset_revisions") or {})
     return {column: json.dumps(values, sort_keys=True, separators=(",", ":")) for column, values in found.items()}
-
-
-@torch.no_grad()
-def interpolation_grid(model, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 9) -> torch.Tensor:
-    """Rows of decoded interpolations from x_a to x_b (alpha 0..1), as (N*steps, C, H, W)."""
-    z_a, z_b = model.encode(x_a), model.encode(x_b)
-    rows = []
-    for alpha in torch.linspace(0, 1, steps).tolist():
-        rows.append(model.decode(model.interpolate(z_a, z_b, alpha)).float())
-    return torch.stack(rows, dim=1).flatten(0, 1)

@@ -15,7 +15,9 @@ older revision are published apart from the current ones.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
+import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -53,6 +55,8 @@ class MetricSpec:
 
 
 _METRICS: dict = {}
+_ORDER: dict = {}  # name -> sort key: registry order does not depend on which module was imported first
+FIRST_MODULE = "metrics.reconstruction"  # the headline metric; the noise-frequency reference reuses it
 
 
 def register_metric(name: str, description: str, applies: Callable = lambda ctx: True, revision: int = 1):
@@ -65,15 +69,28 @@ def register_metric(name: str, description: str, applies: Callable = lambda ctx:
         if name in _METRICS:
             raise ValueError(f"metric {name!r} is registered twice")
         _METRICS[name] = MetricSpec(name, fn, applies, description, revision)
+        _ORDER[name] = (fn.__module__ != FIRST_MODULE, fn.__module__, len(_ORDER))
         return fn
 
     return wrap
 
 
-def all_metrics() -> dict:
-    import metrics  # noqa: F401  (importing the package registers every metric module)
+_loaded = False
 
-    return dict(_METRICS)
+
+def all_metrics() -> dict:
+    """Every registered metric, in registry order (FIRST_MODULE's, then by module name, each
+    module's in definition order); the package's modules are imported once, each registering its
+    metrics by being imported."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        import metrics
+
+        for info in pkgutil.iter_modules(metrics.__path__):
+            importlib.import_module(f"metrics.{info.name}")
+    last = (True, "\uffff", 0)  # entries put in _METRICS without register_metric: after the others, in insertion order
+    return {name: _METRICS[name] for name in sorted(_METRICS, key=lambda n: _ORDER.get(n, last))}
 
 
 def get_metrics(names) -> list:

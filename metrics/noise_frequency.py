@@ -31,6 +31,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from bench.grids import save_grid
 from metrics.base import MetricValue, register_metric
 from metrics.reconstruction import shared_recon_l2
 
@@ -106,8 +107,6 @@ def novel_reference(ctx) -> float:
 @torch.no_grad()
 def write_noise_grid(ctx, frequencies, path) -> None:
     """One row of noise inputs at a few frequencies and one row of their reconstructions."""
-    from bench.grids import save_grid  # lazy: bench.grids imports bench.scoring, which imports metrics
-
     top = max(frequencies)
     shown = sorted({min(frequencies, key=lambda f: abs(f - t)) for t in GRID_FREQUENCIES if t <= top} | {top})
     generator = ctx.generator("noise-frequency-grid")

@@ -162,7 +162,7 @@ def test_bench_figure_generalization_writes_one_panel_per_run(finished_lines_run
 
 
 def test_generalization_rows_use_the_encoder_and_the_oracle(finished_lines_run):
-    from bench.figures import ROWS, generalization_rows
+    from bench.figure_generalization import ROWS, generalization_rows
     from bench.loading import load_run
 
     root, run_dir = finished_lines_run

@@ -31,7 +31,7 @@ from bench import atomic
 from bench.budgets import BUDGETS
 from bench.cli import MAX_SEED, MAX_SEED_COUNT, _parse_seeds, cli
 from bench.errors import BenchError
-from bench.leaderboard import add_rows
+from bench.result_rows import add_rows
 from bench import provenance
 from bench.provenance import code_version, device_description, library_versions
 from bench.runner import RunOptions, lock_run_dir, run_benchmark

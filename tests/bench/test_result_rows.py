@@ -2,7 +2,7 @@ import multiprocessing as mp
 
 import pandas as pd
 
-from bench.leaderboard import add_rows
+from bench.result_rows import add_rows
 
 
 def _row(model, seed, value, budget="smoke", config_hash="abc"):
