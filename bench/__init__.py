@@ -4,7 +4,7 @@ The Python API (`bench/api.py`): `bench.run`, `bench.load_run`, `bench.evaluate`
 `bench.publish_leaderboards`. They are loaded on first use, so `import bench` stays light.
 """
 
-from bench.version import __version__
+from bench.version import __version__  # noqa: F401 (bench.__version__)
 
 API = ("run", "load_run", "evaluate", "publish_leaderboards")
 

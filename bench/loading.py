@@ -22,78 +22,7 @@ from bench.budgets import budget_from_record
 from bench.errors import BenchError
 from models import registry
 
-CONFIG_FILE = "config.json"
-MODEL_FILE = "model.pt"  # the name bench.runner writes
-METRICS_FILE = "metrics.json"
-CHECKPOINT_FILE = "checkpoint.pt"
-
-_WHAT_IS_A_RUN = "a run directory written by `bench run` (runs/<pair>/<model>/seed<k>/, holding config.json and, for trained models, model.pt)"
-
-
-def _one_line(exc: BaseException, limit: int = 300) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def read_record(run_dir) -> dict:
-    """config.json of a run directory, checked for the fields `load_run` needs."""
-    run_dir = Path(run_dir)
-    if not run_dir.exists():
-        raise BenchError(f"{run_dir} does not exist. Pass {_WHAT_IS_A_RUN}.")
-    if not run_dir.is_dir():
-        raise BenchError(f"{run_dir} is a file, not a folder. Pass {_WHAT_IS_A_RUN}.")
-    path = run_dir / CONFIG_FILE
-    if not path.is_file():
-        raise BenchError(f"{run_dir} is not a run directory: it has no {CONFIG_FILE}. Pass {_WHAT_IS_A_RUN}.")
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BenchError(f"Cannot read {path}: {_one_line(exc)}. It should be the JSON file `bench run` writes; rerun that run with --force to rewrite it.") from None
-    problems = []
-    if not isinstance(record, dict):
-        problems.append("it is not a JSON object")
-        record = {}
-    if not isinstance(record.get("model"), str):
-        problems.append('"model" (a model name) is missing')
-    shape = record.get("image_shape")
-    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)):
-        problems.append('"image_shape" is not a list of three positive integers [C, H, W]')
-    if not isinstance(record.get("hyperparameters", {}), dict):
-        problems.append('"hyperparameters" is not an object')
-    if problems:
-        raise BenchError(f"{path} is not a valid run record: {'; '.join(problems)}. Pass {_WHAT_IS_A_RUN}.")
-    return record
-
-
-def read_metrics(run_dir) -> dict:
-    """metrics.json of a run directory, checked: a JSON object with a status and, under
-    "metrics", entries whose "value" is a number or null. Every command that reads run results
-    (`bench run` reusing a run, `bench evaluate`, `bench leaderboard`, `bench publish`) reads them
-    here, so a corrupt record is refused the same way everywhere."""
-    path = Path(run_dir) / METRICS_FILE
-    remedy = "It should be the metrics.json `bench run` writes; rerun that run with --force to rewrite it."
-    try:
-        payload = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BenchError(f"Cannot read {path}: {_one_line(exc)}. {remedy}") from None
-    problems = []
-    if not isinstance(payload, dict):
-        problems.append("it is not a JSON object")
-        payload = {}
-    if not isinstance(payload.get("status"), str) or not payload.get("status"):
-        problems.append('"status" is missing')
-    entries = payload.get("metrics", {})
-    if not isinstance(entries, dict):
-        problems.append('"metrics" is not an object')
-        entries = {}
-    for key, entry in sorted(entries.items()):
-        value = entry.get("value") if isinstance(entry, dict) else entry
-        if not isinstance(entry, dict) or not (value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))):
-            problems.append(f"metric {key!r} has value {value!r}, not a number or null")
-    if problems:
-        raise BenchError(f"{path} is not a valid metrics record: {'; '.join(problems[:3])}. {remedy}")
-    return payload
-
+from bench.rundir import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, _one_line, read_record, seed_dir_name
 
 def build_config(cls, hyperparameters: dict, source="the run record"):
     """The model's config dataclass from recorded values (JSON lists become tuples where the
@@ -130,7 +59,7 @@ def _finish_command(run_dir: Path, record: dict, cls) -> str:
     seed = record.get("seed")
     if isinstance(seed, int):
         parts.append(f"--seeds {seed},")  # a list of one seed (a bare number is a count)
-    if run_dir.name == f"seed{seed}" and run_dir.parent.name == record.get("model") and run_dir.parent.parent.name == record.get("pair"):
+    if run_dir.name == seed_dir_name(seed) and run_dir.parent.name == record.get("model") and run_dir.parent.parent.name == record.get("pair"):
         parts.append(f"--out {run_dir.parent.parent.parent}")
     try:
         defaults = cls.Config().to_dict()

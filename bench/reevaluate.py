@@ -13,19 +13,17 @@ from pathlib import Path
 from typing import Optional
 
 from bench import data as data_layer
-from bench.atomic import write_json
 from bench.budgets import budget_from_record
 from bench.errors import BenchError
-from bench.scoring import evaluate
+from bench.scoring import evaluate, metric_context
 from bench.result_rows import add_rows
-from bench.loading import METRICS_FILE, load_run, read_metrics
+from bench.loading import load_run
+from bench.rundir import METRICS_FILE, SAMPLES_DIR, leaderboard_row, lock_run_dir, read_metrics, write_metrics
 
 
 def reevaluate(run_dir, metric_names: Optional[list], opts, encoder: str, echo, leaderboard_dir=None) -> dict:
     """Compute `metric_names` (None: all that apply) for the finished run in `run_dir`;
     returns the new {key: entry}. `opts` supplies device, data_dir, cache_dir, pairing, require_fid."""
-    from bench.runner import lock_run_dir  # the runner owns the run-directory lock
-
     run_dir = Path(run_dir)
     model, record = load_run(run_dir, device=opts.device, plugins=getattr(opts, "plugins", ()))
     with lock_run_dir(run_dir):  # a `bench run --force` retraining this run must not interleave
@@ -33,7 +31,6 @@ def reevaluate(run_dir, metric_names: Optional[list], opts, encoder: str, echo, 
 
 
 def _reevaluate_locked(run_dir: Path, model, record: dict, metric_names, opts, encoder: str, echo, leaderboard_dir) -> dict:
-    from bench.runner import _row, metric_context
 
     metrics_path = run_dir / METRICS_FILE
     if not metrics_path.is_file():
@@ -43,13 +40,13 @@ def _reevaluate_locked(run_dir: Path, model, record: dict, metric_names, opts, e
     pair = data_layer.get_pair(record["pair"])
     download = not getattr(opts, "offline", True)
     train_data, novel_data = data_layer.load_pair(pair, opts.data_dir, download=download, max_train=budget.max_train, max_test=budget.eval_images)
-    ctx = metric_context(model, pair, train_data, novel_data, budget, record["seed"], opts, run_dir / "samples", echo, encoder=encoder)
+    ctx = metric_context(model, pair, train_data, novel_data, budget, record["seed"], opts, run_dir / SAMPLES_DIR, echo, encoder=encoder)
     new, skipped = evaluate(ctx, metric_names)
     payload["metrics"] = {**payload.get("metrics", {}), **new}
     produced = {entry["metric"] for entry in new.values()}
     still_skipped = {k: v for k, v in payload.get("skipped_metrics", {}).items() if k not in produced}
     payload["skipped_metrics"] = {**still_skipped, **skipped}
-    write_json(metrics_path, payload)
+    write_metrics(run_dir, payload)
     if leaderboard_dir is not None:
-        add_rows(Path(leaderboard_dir) / f"{pair.name}.csv", [_row(record, payload, run_dir)])
+        add_rows(Path(leaderboard_dir) / f"{pair.name}.csv", [leaderboard_row(record, payload, run_dir)])
     return new

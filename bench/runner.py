@@ -13,7 +13,6 @@ the remaining runs go on; `"stop"` ends the invocation after recording it.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -23,26 +22,35 @@ from typing import Optional
 import torch
 
 from bench import data as data_layer
-from bench.atomic import check_room, ensure_writable_dir, file_lock, torch_save, write_json
+from bench.atomic import check_room, ensure_writable_dir, torch_save
 from bench.errors import BenchError
-from bench.scoring import evaluate, headline_values, revision_columns
+from bench.scoring import evaluate, metric_context
 from bench.grids import write_run_grids
 from bench.result_rows import add_rows
-from bench.loading import read_metrics, read_record
 from bench.loss_log import LossLog, check_tensorboard
-from bench.paths import cache_dir as default_cache_dir
+from bench.rundir import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    LOSSES_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    SAMPLES_DIR,
+    TENSORBOARD_DIR,
+    leaderboard_row,
+    lock_run_dir,
+    read_metrics,
+    read_record,
+    run_dir_for,
+    write_metrics,
+    write_record,
+)
 from bench.memory import peak_rss_mib, reset_peak_rss
 from bench.provenance import code_version, config_hash, device_description, library_versions
 from bench.trainer import Diverged, Trainer, read_checkpoint
-from metrics.base import MetricContext
 from models import registry
 from models.config import apply_overrides, split_overrides
 
 
-MODEL_FILE = "model.pt"
-LOCK_FILE = ".lock"
-LOSSES_FILE = "losses.csv"  # every logged step's losses, written as the run trains
-TENSORBOARD_DIR = "tensorboard"
 ON_DIVERGENCE = ("skip", "stop")
 
 
@@ -68,10 +76,6 @@ class RunOptions:
     compile: bool = False  # torch.compile the training steps (not part of the config hash, like precision)
     on_divergence: str = "skip"  # "skip": record it and go on; "stop": record it and end the invocation
     tensorboard: bool = False  # also write the logged losses as TensorBoard events (<run>/tensorboard/)
-
-
-def run_dir_for(out_dir: Path, pair: str, model: str, seed: int) -> Path:
-    return Path(out_dir) / pair / model / f"seed{seed}"
 
 
 def _log(message: str) -> None:
@@ -191,19 +195,6 @@ def _record(cls, config, pair, budget, seed, opts, image_shape) -> dict:
     }
 
 
-def lock_run_dir(run_dir: Path):
-    """Exclusive, non-blocking lock of one run directory for the time a process works in it."""
-    return file_lock(
-        Path(run_dir) / LOCK_FILE,
-        f"the run directory {run_dir}",
-        "Pass an --out folder you can write to.",
-        busy=(
-            f"{run_dir} is in use by another `bench run` or `bench evaluate` ({{holder}}); two processes must not "
-            "write the same run. Wait for that one to finish (the same command then reuses its result), or pass another --out folder."
-        ),
-    )
-
-
 def run_one(cls, config, pair, train_data, novel_data, train_images, seed, opts, echo) -> dict:
     run_dir = run_dir_for(opts.out_dir, pair.name, cls.name, seed)
     with lock_run_dir(run_dir):
@@ -213,7 +204,7 @@ def run_one(cls, config, pair, train_data, novel_data, train_images, seed, opts,
 def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, opts, echo, run_dir) -> dict:
     budget = opts.budget
     record = _record(cls, config, pair, budget, seed, opts, train_data.image_shape)
-    metrics_path, ckpt_path = run_dir / "metrics.json", run_dir / "checkpoint.pt"
+    metrics_path, ckpt_path = run_dir / METRICS_FILE, run_dir / CHECKPOINT_FILE
 
     if opts.force and run_dir.exists():
         for stale in (metrics_path, ckpt_path, run_dir / MODEL_FILE):
@@ -226,12 +217,12 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
             echo(f"{cls.name} seed {seed}: {status} run found in {run_dir}; reusing it (--force retrains).")
             if status == "finished":
                 ckpt_path.unlink(missing_ok=True)  # left by a kill between metrics.json and its removal
-            return _row(record, previous, run_dir)
+            return leaderboard_row(record, previous, run_dir)
         if previous.get("config_hash") != record["config_hash"]:
             raise BenchError(f"{run_dir} already holds a run with another configuration{_revision_note(run_dir, record)}. Use --force to replace it, or choose another --out folder.")
     if ckpt_path.exists():
         read_checkpoint(ckpt_path, record["config_hash"])  # refuse before anything is written
-    write_json(run_dir / "config.json", record)
+    write_record(run_dir, record)
 
     torch.manual_seed(seed)
     reset_peak_rss()  # so each run records its own peak, not the process's (`peak_rss_mib`)
@@ -269,16 +260,16 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
                 "metrics": {},
                 "finished_at": _now(),
             }
-            write_json(metrics_path, payload)
-            return _row(record, payload, run_dir)
+            write_metrics(run_dir, payload)
+            return leaderboard_row(record, payload, run_dir)
         if result.resumed_from:
             echo(f"{cls.name} seed {seed}: resumed from step {result.resumed_from} of {result.steps}.")
         train_info = {"steps": result.steps, "train_seconds": round(result.seconds, 2), "history": result.history, "resumed_seconds": result.resumed_seconds}
 
     model.eval()
-    ctx = metric_context(model, pair, train_data, novel_data, budget, seed, opts, run_dir / "samples", echo)
+    ctx = metric_context(model, pair, train_data, novel_data, budget, seed, opts, run_dir / SAMPLES_DIR, echo)
     metrics, skipped = evaluate(ctx, opts.metrics)
-    write_run_grids(model, train_data, novel_data, run_dir / "samples")
+    write_run_grids(model, train_data, novel_data, run_dir / SAMPLES_DIR)
     payload = {
         "status": status,
         "config_hash": record["config_hash"],
@@ -297,15 +288,15 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
         # The finished run keeps its weights only; the training checkpoint (weights + optimizer
         # state, ~3x larger) is needed only to resume an unfinished run.
         torch_save({"model": cls.name, "config_hash": record["config_hash"], "state_dict": model.state_dict()}, run_dir / MODEL_FILE)
-    write_json(metrics_path, payload)
+    write_metrics(run_dir, payload)
     ckpt_path.unlink(missing_ok=True)
-    return _row(record, payload, run_dir)
+    return leaderboard_row(record, payload, run_dir)
 
 
 def _revision_note(run_dir: Path, record: dict) -> str:
     """' (revision R of the model; this suite trains revision S)' when that is the difference."""
     try:
-        old = json.loads((run_dir / "config.json").read_text()).get("model_revision", 1)
+        old = json.loads((run_dir / CONFIG_FILE).read_text()).get("model_revision", 1)
     except (OSError, ValueError, AttributeError):
         return ""
     if old == record["model_revision"]:
@@ -321,52 +312,8 @@ def _peak_memory(device: torch.device) -> dict:
     return peaks
 
 
-def metric_context(model, pair, train_data, novel_data, budget, seed, opts, artifacts_dir, echo, encoder="model") -> MetricContext:
-    return MetricContext(
-        model=model,
-        pair=pair,
-        train_domain=train_data,
-        novel_domain=novel_data,
-        budget=budget,
-        seed=seed,
-        cache_dir=Path(opts.cache_dir) if opts.cache_dir else default_cache_dir(),
-        encoder=encoder,
-        pairing=opts.pairing,
-        require_fid=opts.require_fid,
-        artifacts_dir=Path(artifacts_dir) if artifacts_dir else None,
-        warn=echo,
-        progress=getattr(opts, "progress", True),
-        offline=not getattr(opts, "download", False),
-    )
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _row(record: dict, payload: dict, run_dir: Path) -> dict:
-    diverged = {}
-    if payload["status"] == "diverged":
-        diverged = {"last_finite_losses": json.dumps(payload.get("last_finite_losses", {}), sort_keys=True)}
-    metrics = payload.get("metrics", {})
-    return {
-        "pair": record["pair"],
-        "model": record["model"],
-        "seed": record["seed"],
-        "budget": record["budget"]["name"],
-        "status": payload["status"],
-        **headline_values(metrics),
-        **diverged,
-        "model_revision": record.get("model_revision", 1),
-        **revision_columns(metrics),
-        "steps": payload.get("steps", payload.get("diverged_at_step", 0)),
-        "train_seconds": payload.get("train_seconds", 0.0),
-        "config_hash": record["config_hash"],
-        "code_version": record["code_version"],
-        "device": record["device"],
-        "run_dir": str(run_dir),
-        "finished_at": payload.get("finished_at", ""),
-    }
 
 
 def format_results(rows: list) -> str:

@@ -11,13 +11,14 @@ warning; the other metrics still run. Leaderboards keep the value under the key'
 
 from __future__ import annotations
 
-import json
 import math
 import time
+from pathlib import Path
 from typing import Optional
 
 
 from bench import data as data_layer
+from bench.paths import cache_dir as default_cache_dir
 from bench.progress import progress_bar
 from metrics.base import MetricContext, MetricSkipped, all_metrics, get_metrics
 
@@ -59,20 +60,20 @@ def evaluate(ctx: MetricContext, names: Optional[list] = None) -> tuple:
     return results, skipped
 
 
-def headline_values(metrics: dict) -> dict:
-    """{metric: value}, in name order (metrics.json is written with sorted keys too)."""
-    return {name: metrics[name]["value"] for name in sorted(metrics)}
-
-
-def revision_columns(metrics: dict) -> dict:
-    """The leaderboard-row columns naming what produced the values, as compact JSON:
-    metric_revisions ({metric: revision}), data_revisions and subset_revisions ({domain:
-    revision}; see bench.data.domain.DomainSpec). Entries recorded before revisions existed
-    count as revision 1."""
-    found = {"metric_revisions": {}, "data_revisions": {}, "subset_revisions": {}}
-    for entry in metrics.values():
-        if isinstance(entry, dict) and entry.get("metric"):
-            found["metric_revisions"][entry["metric"]] = entry.get("revision", 1)
-            found["data_revisions"].update(entry.get("data_revisions") or {})
-            found["subset_revisions"].update(entry.get("subset_revisions") or {})
-    return {column: json.dumps(values, sort_keys=True, separators=(",", ":")) for column, values in found.items()}
+def metric_context(model, pair, train_data, novel_data, budget, seed, opts, artifacts_dir, echo, encoder="model") -> MetricContext:
+    return MetricContext(
+        model=model,
+        pair=pair,
+        train_domain=train_data,
+        novel_domain=novel_data,
+        budget=budget,
+        seed=seed,
+        cache_dir=Path(opts.cache_dir) if opts.cache_dir else default_cache_dir(),
+        encoder=encoder,
+        pairing=opts.pairing,
+        require_fid=opts.require_fid,
+        artifacts_dir=Path(artifacts_dir) if artifacts_dir else None,
+        warn=echo,
+        progress=getattr(opts, "progress", True),
+        offline=not getattr(opts, "download", False),
+    )

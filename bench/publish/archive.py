@@ -35,8 +35,9 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench import data as data_layer
-from bench.publish.collect import CONFIG_FILE, INCOMPLETE, METRICS_FILE, pairs_in, read_run, run_dirs, scan_pair
+from bench.publish.collect import INCOMPLETE, pairs_in, read_run, run_dirs, scan_pair
 from bench.publish.revisions import revision_rank, revision_tag
+from bench.rundir import CONFIG_FILE, METRICS_FILE, relative_run_dir, seed_dir_name
 
 RECORDS_DIR = "records"
 EARLIER_DIR = "earlier"  # <seed>/earlier/<revision>/: a record that a run of a newer revision replaced
@@ -80,7 +81,7 @@ def read_records(archive: Path, pair: str) -> list:
     found = []
     for budget_dir in _budget_dirs(archive, pair):
         for model, seed, seed_dir in run_dirs(budget_dir):
-            run_dir = f"{pair}/{model}/seed{seed}"
+            run_dir = relative_run_dir(pair, model, seed)
             found.append(read_run(archive, pair, model, seed, seed_dir, run_dir=run_dir))
             earlier = seed_dir / EARLIER_DIR
             for tag_dir in sorted(p for p in earlier.iterdir() if p.is_dir()) if earlier.is_dir() else []:
@@ -136,7 +137,7 @@ def write_records(runs, pair_records: Path) -> None:
     for r in runs:
         if r.status == INCOMPLETE:
             continue
-        target = pair_records / r.budget / r.model / f"seed{r.seed}"
+        target = pair_records / r.budget / r.model / seed_dir_name(r.seed)
         if r.superseded:
             target = target / EARLIER_DIR / revision_tag(r)
         target.mkdir(parents=True, exist_ok=True)

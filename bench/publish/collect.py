@@ -14,7 +14,6 @@ the seed count.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -22,17 +21,15 @@ from typing import Optional
 import pandas as pd
 
 from bench import data as data_layer
-from bench.loading import read_metrics, read_record
+from bench.rundir import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, parse_seed_dir, read_metrics, read_record
 from bench.errors import BenchError
 from bench.publish.columns import ordered_metrics
 from bench.publish.revisions import model_is_current, revision_label, stale_reason
 
 _REMEDY = "rerun that run (bench run ... --force) or move its folder out of the runs folder."
 
-CONFIG_FILE, METRICS_FILE, CHECKPOINT_FILE = "config.json", "metrics.json", "checkpoint.pt"
 FINISHED, DIVERGED, INCOMPLETE = "finished", "diverged", "incomplete"
 REBUILT_KEY = "rebuilt_from"  # in a metrics.json rebuilt from a published runs.csv (see bench/publish/archive.py)
-_SEED_DIR = re.compile(r"^seed(\d+)$")
 
 LEADING = ["pair", "model", "seed", "budget", "status"]
 TRAILING = ["revision", "steps", "train_seconds", "wall_seconds", "config_hash", "code_version", "device", "run_dir", "finished_at", "note"]
@@ -99,9 +96,9 @@ def run_dirs(pair_dir: Path) -> list:
     found = []
     for model_dir in sorted(p for p in pair_dir.iterdir() if p.is_dir()):
         for seed_dir in sorted(p for p in model_dir.iterdir() if p.is_dir()):
-            match = _SEED_DIR.match(seed_dir.name)
-            if match and ((seed_dir / CONFIG_FILE).exists() or (seed_dir / METRICS_FILE).exists()):
-                found.append((model_dir.name, int(match.group(1)), seed_dir))
+            seed = parse_seed_dir(seed_dir.name)
+            if seed is not None and ((seed_dir / CONFIG_FILE).exists() or (seed_dir / METRICS_FILE).exists()):
+                found.append((model_dir.name, seed, seed_dir))
     return found
 
 

@@ -23,7 +23,8 @@ from torchvision.utils import make_grid
 from bench import data as data_layer
 from bench.generate import few_shot_generate, interpolation_strip
 from bench.grids import FITTED_BOX, enlarged
-from bench.loading import MODEL_FILE, load_run
+from bench.loading import load_run
+from bench.rundir import MODEL_FILE
 from bench.publish.collect import FINISHED
 from bench.publish.palette import model_sort_key
 

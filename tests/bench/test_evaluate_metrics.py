@@ -13,7 +13,7 @@ from bench.budgets import BUDGETS
 from bench.cli import cli
 from bench.scoring import evaluate
 from bench.budgets import budget_from_record
-from bench.runner import lock_run_dir
+from bench.rundir import lock_run_dir
 from metrics import base as metric_base
 from metrics.base import MetricContext, MetricSkipped, MetricSpec, MetricValue
 from models import registry

@@ -34,7 +34,8 @@ from bench.errors import BenchError
 from bench.result_rows import add_rows
 from bench import provenance
 from bench.provenance import code_version, device_description, library_versions
-from bench.runner import RunOptions, lock_run_dir, run_benchmark
+from bench.rundir import lock_run_dir
+from bench.runner import RunOptions, run_benchmark
 from models import registry
 from models.config import ModelConfig, _base_type, apply_overrides, hp, split_overrides
 
