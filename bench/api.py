@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Iterable, Optional, Union
 
 Names = Union[str, Iterable[str]]
@@ -91,8 +90,7 @@ def run(
     from models import registry
 
     data_layer.get_pair(pair)
-    for module in plugins:
-        registry.load_plugin(module)
+    registry.load_plugins(plugins)
     names = registry.resolve(_names(models))
     if budget is not None:
         get_budget(budget, cuda_available=False)  # an unknown name is refused here, before torch
@@ -152,17 +150,17 @@ def evaluate(
     from bench.devices import choose_device
     from bench.paths import default_data_dir
     from bench.reevaluate import reevaluate
+    from bench.scoring import ScoringOptions
 
     names = metric_names(metrics)
-    opts = SimpleNamespace(
+    opts = ScoringOptions(
         device=choose_device(device),
         data_dir=Path(data_dir) if data_dir is not None else default_data_dir(),
-        cache_dir=None,
         pairing=pairing,
         require_fid=require_fid,
         plugins=tuple(plugins),
-        offline=is_offline(offline),
         download=not is_offline(offline),
+        progress=False,
     )
     return reevaluate(Path(path), names, opts, encoder, echo, Path(leaderboard_dir) if leaderboard_dir is not None else None)
 

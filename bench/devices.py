@@ -1,6 +1,8 @@
-"""Device choice: cuda > mps > cpu unless the user names one."""
+"""Device choice (cuda > mps > cpu unless the user names one) and the IEEE-fp32 context."""
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 
@@ -36,3 +38,16 @@ def choose_device(name: str | None = None) -> torch.device:
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise BenchError(f"Device {name!r}: only {torch.cuda.device_count()} CUDA device(s) here.")
     return device
+
+
+@contextlib.contextmanager
+def full_fp32():
+    """IEEE fp32 in cuDNN convolutions and CUDA matmuls for the block (PyTorch runs convolutions
+    in TF32 by default); the flags are restored after. The trainer's `--precision fp32` step on
+    CUDA and the FID Inception features use it."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

@@ -106,8 +106,7 @@ def load_run(run_dir, device="cpu", plugins=()):
     hyperparameters and image shape, its final weights, on `device`, in eval mode."""
     run_dir = Path(run_dir)
     record = read_record(run_dir)
-    for module in plugins:
-        registry.load_plugin(module)
+    registry.load_plugins(plugins)
     name = record["model"]
     try:
         cls = registry.get(name)

@@ -15,17 +15,17 @@ from typing import Optional
 from bench import data as data_layer
 from bench.budgets import budget_from_record
 from bench.errors import BenchError
-from bench.scoring import evaluate, metric_context
+from bench.scoring import ScoringOptions, evaluate, metric_context
 from bench.result_rows import add_rows
 from bench.loading import load_run
 from bench.rundir import METRICS_FILE, SAMPLES_DIR, leaderboard_row, lock_run_dir, read_metrics, write_metrics
 
 
-def reevaluate(run_dir, metric_names: Optional[list], opts, encoder: str, echo, leaderboard_dir=None) -> dict:
+def reevaluate(run_dir, metric_names: Optional[list], opts: ScoringOptions, encoder: str, echo, leaderboard_dir=None) -> dict:
     """Compute `metric_names` (None: all that apply) for the finished run in `run_dir`;
-    returns the new {key: entry}. `opts` supplies device, data_dir, cache_dir, pairing, require_fid."""
+    returns the new {key: entry}. `opts`: device, data, downloads, pairing, FID requirement, plug-ins."""
     run_dir = Path(run_dir)
-    model, record = load_run(run_dir, device=opts.device, plugins=getattr(opts, "plugins", ()))
+    model, record = load_run(run_dir, device=opts.device, plugins=opts.plugins)
     with lock_run_dir(run_dir):  # a `bench run --force` retraining this run must not interleave
         return _reevaluate_locked(run_dir, model, record, metric_names, opts, encoder, echo, leaderboard_dir)
 
@@ -38,8 +38,7 @@ def _reevaluate_locked(run_dir: Path, model, record: dict, metric_names, opts, e
     payload = read_metrics(run_dir)
     budget = budget_from_record(record)
     pair = data_layer.get_pair(record["pair"])
-    download = not getattr(opts, "offline", True)
-    train_data, novel_data = data_layer.load_pair(pair, opts.data_dir, download=download, max_train=budget.max_train, max_test=budget.eval_images)
+    train_data, novel_data = data_layer.load_pair(pair, opts.data_dir, download=opts.download, max_train=budget.max_train, max_test=budget.eval_images)
     ctx = metric_context(model, pair, train_data, novel_data, budget, record["seed"], opts, run_dir / SAMPLES_DIR, echo, encoder=encoder)
     new, skipped = evaluate(ctx, metric_names)
     payload["metrics"] = {**payload.get("metrics", {}), **new}

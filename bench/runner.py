@@ -24,7 +24,7 @@ import torch
 from bench import data as data_layer
 from bench.atomic import check_room, ensure_writable_dir, torch_save
 from bench.errors import BenchError
-from bench.scoring import evaluate, metric_context
+from bench.scoring import ScoringOptions, evaluate, metric_context
 from bench.grids import write_run_grids
 from bench.result_rows import add_rows
 from bench.loss_log import LossLog, check_tensorboard
@@ -54,25 +54,20 @@ from models.config import apply_overrides, split_overrides
 ON_DIVERGENCE = ("skip", "stop")
 
 
-@dataclass
-class RunOptions:
+@dataclass(kw_only=True)
+class RunOptions(ScoringOptions):
+    """What `bench run` does: ScoringOptions (device, data, scoring) plus the runs and training."""
+
     models: list
     pair: str
-    budget: object
+    budget: object  # bench.budgets.Budget
     seeds: list
-    device: torch.device
-    data_dir: Path
     out_dir: Path
     leaderboard_dir: Path
     overrides: tuple = ()
-    download: bool = False  # fetch missing datasets and FID weights (bench run: yes unless --offline)
     force: bool = False
     precision: str = "auto"
-    progress: bool = True
     metrics: Optional[list] = None  # None: every metric that applies
-    pairing: str = "same-class"
-    require_fid: bool = False
-    cache_dir: Optional[Path] = None
     compile: bool = False  # torch.compile the training steps (not part of the config hash, like precision)
     on_divergence: str = "skip"  # "skip": record it and go on; "stop": record it and end the invocation
     tensorboard: bool = False  # also write the logged losses as TensorBoard events (<run>/tensorboard/)

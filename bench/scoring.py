@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -60,7 +61,21 @@ def evaluate(ctx: MetricContext, names: Optional[list] = None) -> tuple:
     return results, skipped
 
 
-def metric_context(model, pair, train_data, novel_data, budget, seed, opts, artifacts_dir, echo, encoder="model") -> MetricContext:
+@dataclass(kw_only=True)
+class ScoringOptions:
+    """How runs are scored: what `bench evaluate` takes, and `bench run` too (RunOptions extends it)."""
+
+    device: object = "cpu"  # a torch.device
+    data_dir: Optional[Path] = None
+    cache_dir: Optional[Path] = None  # None: bench.paths.cache_dir()
+    pairing: str = "same-class"  # FID interpolation pairs: "same-class" or "any"
+    require_fid: bool = False
+    progress: bool = True
+    download: bool = False  # fetch missing datasets and FID weights (yes unless offline)
+    plugins: tuple = ()  # plug-in modules for loading a finished run of a plug-in model
+
+
+def metric_context(model, pair, train_data, novel_data, budget, seed, opts: ScoringOptions, artifacts_dir, echo, encoder="model") -> MetricContext:
     return MetricContext(
         model=model,
         pair=pair,
@@ -74,6 +89,6 @@ def metric_context(model, pair, train_data, novel_data, budget, seed, opts, arti
         require_fid=opts.require_fid,
         artifacts_dir=Path(artifacts_dir) if artifacts_dir else None,
         warn=echo,
-        progress=getattr(opts, "progress", True),
-        offline=not getattr(opts, "download", False),
+        progress=opts.progress,
+        offline=not opts.download,
     )

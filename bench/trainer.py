@@ -25,6 +25,7 @@ import torch
 
 from bench.atomic import torch_save
 from bench.augment import AugmentationEngine
+from bench.devices import full_fp32
 from bench.errors import BenchError
 from bench.progress import progress_bar
 from models.base import TrainBatch
@@ -84,19 +85,8 @@ def autocast_context(device: torch.device, precision: str):
     if device.type == "cuda" and precision in ("auto", "bf16"):
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
     if device.type == "cuda":
-        return _without_tf32()
+        return full_fp32()
     return contextlib.nullcontext()
-
-
-@contextlib.contextmanager
-def _without_tf32():
-    """IEEE fp32 in cuDNN convolutions and CUDA matmuls for the block; the flags are restored after."""
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def augmentation_engine(model, image_shape: tuple, padding: str = "zeros") -> Optional[AugmentationEngine]:

@@ -19,7 +19,6 @@ the FID pipeline can run with another network, and tests use a tiny deterministi
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 
 from bench.atomic import atomic_path
+from bench.devices import full_fp32
 from bench.errors import BenchError
 from bench.progress import progress_bar
 from metrics.base import MetricSkipped
@@ -133,18 +133,6 @@ def _inception_network(device: torch.device, require: bool, offline: bool = True
             raise MetricSkipped(message) from None
         _NETWORKS[key] = net.eval().to(device)
     return _NETWORKS[key]
-
-
-@contextlib.contextmanager
-def full_fp32():
-    """No TF32 in convolutions and matmuls (restored afterwards)."""
-    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def inception_extractor(ctx) -> FeatureExtractor:

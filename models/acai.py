@@ -45,10 +45,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 import torch
-from torch import nn
 
 from models.ae import LinearLatentAutoencoder
-from models.backbones import make_encoder
+from models.backbones import make_critic
 from models.config import ModelConfig, hp
 from models.optim import adam
 from models.registry import register
@@ -96,17 +95,6 @@ def ae_losses(x: torch.Tensor, x_hat: torch.Tensor, critic_mix: torch.Tensor):
 def critic_loss(critic_mix: torch.Tensor, alpha: torch.Tensor, critic_on_blend: torch.Tensor) -> torch.Tensor:
     """mean((C(decode(z_mix)) - alpha)^2) + mean(C(gamma x + (1 - gamma) x_hat)^2)."""
     return (critic_mix.float() - alpha.float()).pow(2).mean() + critic_on_blend.float().pow(2).mean()
-
-
-def make_critic(image_shape) -> nn.Module:
-    """The suite's encoder with one output, without its batch-norm layers. The official critic has
-    no normalization; batch norm would also pin the critic's mean output over a batch (mixes and
-    blends are scored in separate batches, so their means could not follow their targets)."""
-    critic = make_encoder(image_shape, 1)
-    for name, layer in list(critic.named_children()):
-        if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            setattr(critic, name, nn.Identity())
-    return critic
 
 
 @register(

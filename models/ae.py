@@ -22,8 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-import torch
-
 from models.backbones import default_latent_dim, make_decoder, make_encoder
 from models.base import BenchModel
 from models.config import ModelConfig, hp

@@ -34,7 +34,7 @@ Deviations from the official code:
   output, read as a logit with BCE-with-logits (the official discriminator ends in a sigmoid
   followed by BCELoss: the same loss, computed stably), normalized as the official one
   (`arch_kyle.Discriminator`, `spec_norm=True`, no normalization layers): spectral norm on every
-  convolution and linear layer, batch norm removed (`make_discriminator`). Layers the backbone
+  convolution and linear layer, batch norm removed (`models.backbones.make_critic(shape, spectral=True)`). Layers the backbone
   builds without bias (because batch norm followed) stay without bias. The official
   discriminator averages a 4x4x2 output map to one logit; ours ends in the backbone's
   single-output layer. With the backbone's batch norm kept, the reconstruction loss stalls on
@@ -55,11 +55,9 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
 
 from models.ae import LinearLatentAutoencoder
-from models.backbones import make_encoder
+from models.backbones import make_critic
 from models.config import ModelConfig, hp
 from models.optim import adam
 from models.registry import register
@@ -116,20 +114,6 @@ def discriminator_loss(d_real, d_recon, d_mix):
     return bce(d_real, 1.0) + bce(d_recon, 0.0) + bce(d_mix, 0.0)
 
 
-def make_discriminator(image_shape) -> nn.Module:
-    """The suite's encoder with one output (a logit), normalized as the official discriminator:
-    spectral norm on every convolution and linear layer, no batch norm. (With batch norm, real
-    images and fakes scored in separate batches get nearly the same mean logit, and on the lines
-    domain the reconstruction loss stalls.)"""
-    d = make_encoder(image_shape, 1)
-    for name, layer in list(d.named_children()):
-        if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            setattr(d, name, nn.Identity())
-        elif isinstance(layer, (nn.Conv2d, nn.Linear)):
-            spectral_norm(layer)
-    return d
-
-
 @register(
     "amr",
     family="interpolative",
@@ -142,7 +126,7 @@ class AMR(LinearLatentAutoencoder):
 
     def __init__(self, config: AMRConfig, image_shape):
         super().__init__(config, image_shape)
-        self.discriminator = make_discriminator(image_shape)
+        self.discriminator = make_critic(image_shape, spectral=True)  # the official discriminator: spectral norm, no batch norm
 
     def configure_optimizers(self):
         c = self.config

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from bench.errors import BenchError
 
@@ -113,6 +114,27 @@ def make_encoder(image_shape, out_dim: int) -> nn.Module:
     """The paper's encoder for this image shape; `out_dim=1` gives a discriminator/critic."""
     c, size = _check_shape(image_shape)
     return InfoGANEncoder(c, out_dim) if size == 28 else DCGANEncoder(c, size, out_dim)
+
+
+def make_critic(image_shape, norm: str = "none", spectral: bool = False) -> nn.Module:
+    """The encoder architecture with one output and no batch norm: a critic or discriminator.
+
+    Batch norm would pin the mean output over a batch, while critics score real images, fakes and
+    mixes in separate batches whose means must follow their own targets. `norm="layer"` puts
+    per-image normalization in its place (GroupNorm(1, C) / LayerNorm; WGAN-GP's option), and
+    `spectral=True` puts spectral norm on every convolution and linear layer (AMR's official
+    discriminator). Used by ACAI, AMR and WGAN-GP."""
+    if norm not in ("none", "layer"):
+        raise ValueError(f"critic norm {norm!r}: 'none' or 'layer'")
+    critic = make_encoder(image_shape, 1)
+    for name, layer in list(critic.named_children()):
+        if isinstance(layer, nn.BatchNorm2d):
+            setattr(critic, name, nn.GroupNorm(1, layer.num_features) if norm == "layer" else nn.Identity())
+        elif isinstance(layer, nn.BatchNorm1d):
+            setattr(critic, name, nn.LayerNorm(layer.num_features) if norm == "layer" else nn.Identity())
+        elif spectral and isinstance(layer, (nn.Conv2d, nn.Linear)):
+            spectral_norm(layer)
+    return critic
 
 
 def make_decoder(image_shape, latent_dim: int) -> nn.Module:

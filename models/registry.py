@@ -159,6 +159,13 @@ def load_builtin() -> None:
             ) from None
 
 
+def load_plugins(modules) -> None:
+    """Import each plug-in named on the command line (`--plugin`), in order: the one loader every
+    command uses."""
+    for module in modules:
+        load_plugin(module)
+
+
 def load_plugin(module: str) -> None:
     """Import a user module that registers models: `bench run --plugin my_module` (a module on
     PYTHONPATH or `my_module.py` in the current folder) or `--plugin path/to/file.py`."""

@@ -49,9 +49,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 import torch
-from torch import nn
 
-from models.backbones import default_latent_dim, make_decoder, make_encoder
+from models.backbones import default_latent_dim, make_critic, make_decoder
 from models.base import BenchModel
 from models.config import ModelConfig, hp
 from models.inversion import PAPER_REFINE_STEPS, InversionNetwork, eval_mode, refine_latents
@@ -76,18 +75,6 @@ class WGANGPConfig(ModelConfig):
 
 
 # --- the method -----------------------------------------------------------------------------------
-def make_critic(image_shape, norm: str = "none") -> nn.Module:
-    """The encoder architecture with one output and its batch norm layers replaced by nothing
-    ("none") or by per-image layer norm ("layer")."""
-    critic = make_encoder(image_shape, 1)
-    for name, layer in list(critic.named_children()):
-        if isinstance(layer, nn.BatchNorm2d):
-            setattr(critic, name, nn.GroupNorm(1, layer.num_features) if norm == "layer" else nn.Identity())
-        elif isinstance(layer, nn.BatchNorm1d):
-            setattr(critic, name, nn.LayerNorm(layer.num_features) if norm == "layer" else nn.Identity())
-    return critic
-
-
 def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, generator=None, lam: float = 10.0) -> torch.Tensor:
     """lam * mean over images of (||grad_x D(x)||_2 - 1)^2 at x = eps * real + (1 - eps) * fake,
     eps ~ U(0, 1) per image (Gulrajani et al. 2017). Differentiable w.r.t. the critic."""

@@ -13,7 +13,8 @@ from models import registry
 from models.base import TrainBatch
 from models.inversion import PAPER_REFINE_STEPS, refine_latents
 from models.latent import normalize
-from models.wgan_gp import WGANGP, critic_objective, gradient_penalty, make_critic
+from models.backbones import make_critic
+from models.wgan_gp import WGANGP, critic_objective, gradient_penalty
 
 SHAPE = (1, 28, 28)
 
