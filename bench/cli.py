@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import click
 
 from bench.errors import BenchError
+from bench.seeds import SEEDS_HELP, seed_list
 
 
 class _BenchGroup(click.Group):
@@ -30,56 +30,14 @@ def cli():
     """interpbench: benchmark interpolative autoencoders on cross-domain pairs."""
 
 
-MAX_SEED = 2**32 - 1  # seeds feed torch generators as seed * 1_000_003 + epoch, which must fit 64 bits
-MAX_SEED_COUNT = 1000
+def _device_option(what: str = ""):
+    where = f" ({what})" if what else ""
+    return click.option("--device", default="auto", show_default=True, help=f"Device{where}: auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
 
 
-_SEEDS_HELP = (
-    "a seed, a comma-separated list and ranges such as 0,5,7 or 0-2 (seeds 0, 1 and 2) or 0-2,7; "
-    f"seeds are integers from 0 to {MAX_SEED}, each named once. --n-seeds N runs seeds 0 to N-1."
-)
-
-
-def _parse_seeds(text: str) -> list:
-    """'4' -> [4]; '0,5,7' -> [0, 5, 7]; '0-2' -> [0, 1, 2]; '0-2,7' -> [0, 1, 2, 7]. A trailing
-    comma is allowed ('4,'); a seed named twice is an error."""
-    seeds = []
-    try:
-        parts = [p.strip() for p in text.split(",")]
-        if parts and parts[-1] == "":
-            parts = parts[:-1]  # '4,' (the old way of writing one seed)
-        if not parts:
-            raise ValueError
-        for part in parts:
-            low, dash, high = part.partition("-")
-            if dash and low.strip():  # a range (a leading '-' is a negative number, refused below)
-                first, last = int(low), int(high)
-                if last < first or last - first >= MAX_SEED_COUNT:
-                    raise ValueError
-                seeds += range(first, last + 1)
-            else:
-                seeds.append(int(part))
-    except ValueError:
-        raise BenchError(f"--seeds {text!r}: give {_SEEDS_HELP}") from None
-    if any(not 0 <= s <= MAX_SEED for s in seeds):
-        raise BenchError(f"--seeds {text!r}: seeds are integers from 0 to {MAX_SEED}.")
-    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
-    if repeated:
-        raise BenchError(f"--seeds {text!r} names seed{'s' * (len(repeated) > 1)} {', '.join(map(str, repeated))} more than once; name each seed once.")
-    if len(seeds) > MAX_SEED_COUNT:
-        raise BenchError(f"--seeds {text!r}: at most {MAX_SEED_COUNT} seeds in one invocation.")
-    return seeds
-
-
-def _seed_list(seeds: Optional[str], n_seeds: Optional[int]) -> list:
-    """The seeds of `bench run`: --seeds (a list) or --n-seeds (a count), not both; default seed 0."""
-    if seeds is not None and n_seeds is not None:
-        raise BenchError(f"--seeds {seeds!r} and --n-seeds {n_seeds}: give one of them (--seeds lists the seeds, --n-seeds N means seeds 0 to N-1).")
-    if n_seeds is not None:
-        if not 1 <= n_seeds <= MAX_SEED_COUNT:
-            raise BenchError(f"--n-seeds {n_seeds}: give a count from 1 to {MAX_SEED_COUNT} (3 means seeds 0, 1 and 2).")
-        return list(range(n_seeds))
-    return _parse_seeds("0" if seeds is None else seeds)
+def _plugin_option(what: str = ""):
+    where = f" ({what})" if what else ""
+    return click.option("--plugin", "plugins", multiple=True, metavar="MODULE_OR_FILE", help=f"Import a module (my_module, or path/to/file.py) that registers extra models{where}. Repeatable.")
 
 
 def _data_dir_option(f):
@@ -108,16 +66,16 @@ def _parse_metrics(spec: str):
 @click.option("--models", "models_spec", default="all", show_default=True, help="'all' or a comma-separated list of model names.")
 @click.option("--pair", required=True, help="Domain pair, e.g. mnist-emnist (see `bench pairs`).")
 @click.option("--budget", default=None, help="smoke, quick or paper (default: paper on CUDA, else quick).")
-@click.option("--seeds", default=None, help="Which seeds to run (default 0): " + _SEEDS_HELP)
+@click.option("--seeds", default=None, help="Which seeds to run (default 0): " + SEEDS_HELP)
 @click.option("--n-seeds", type=int, default=None, help="How many seeds: N runs seeds 0 to N-1 (instead of --seeds).")
-@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
+@_device_option()
 @_data_dir_option
 @click.option("--offline", is_flag=True, help="Never download: refuse with the list of missing files instead (also BENCH_OFFLINE=1). By default missing datasets and the FID weights are downloaded on first use.")
 @click.option("--download", is_flag=True, hidden=True, help="Accepted for old scripts: downloading is the default.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True, help="Root of the run directories.")
 @click.option("--leaderboard-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Where <pair>.csv gains a row per run (default: the --out folder, next to the run directories).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a hyperparameter (model.key=value for one model). Repeatable.")
-@click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import a module that registers extra models. Repeatable.")
+@_plugin_option()
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True, help="auto: bf16 autocast on CUDA, fp32 elsewhere; fp32 on CUDA also turns TF32 off.")
 @click.option("--compile", "compile_step", is_flag=True, help="torch.compile each model's training step (off by default: no gain measured yet; compare with `bench perf --compile`).")
 @click.option("--force", is_flag=True, help="Retrain runs that already finished or diverged (their files are replaced).")
@@ -133,7 +91,7 @@ def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, offline, do
         models=models_spec,
         pair=pair,
         budget=budget,
-        seeds=_seed_list(seeds, n_seeds),
+        seeds=seed_list(seeds, n_seeds),
         device=device,
         data_dir=data_dir,
         out=out_dir,
@@ -155,13 +113,12 @@ def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, offline, do
 
 
 @cli.command("models")
-@click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import a module that registers extra models.")
+@_plugin_option()
 def list_models(plugins):
     """List registered models with their family, description and paper."""
     from models import registry
 
-    for module in plugins:
-        registry.load_plugin(module)
+    registry.load_plugins(plugins)
     _print_table(("model", "family", "description", "paper"), registry.describe())
 
 
@@ -229,8 +186,8 @@ def _inverted_note(flags) -> str:
 @click.option("--alpha", "alpha_mode", type=click.Choice(["uniform", "mid"]), default="uniform", show_default=True, help="uniform: alpha ~ U(0, 1) per image; mid: alpha = 0.5.")
 @click.option("--seed", "rng_seed", type=int, default=0, show_default=True, help="Random seed for the pairs and alphas.")
 @click.option("--invert", type=click.Choice(["auto", "yes", "no"]), default="auto", show_default=True, help=_INVERT_HELP)
-@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
-@click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import a module that registers extra models (for runs of plug-in models). Repeatable.")
+@_device_option()
+@_plugin_option()
 def generate(run_dir, seed_paths, count, out, alpha_mode, rng_seed, invert, device, plugins):
     """Few-shot generation: blend random pairs of different seed images with a finished run's model.
 
@@ -264,8 +221,8 @@ def generate(run_dir, seed_paths, count, out, alpha_mode, rng_seed, invert, devi
 @click.option("--steps", type=click.IntRange(min=2), default=9, show_default=True, help="Interpolants, alpha = 0 .. 1 evenly spaced.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("interpolation.png"), show_default=True, help="Strip PNG to write.")
 @click.option("--invert", type=click.Choice(["auto", "yes", "no"]), default="auto", show_default=True, help=_INVERT_HELP)
-@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
-@click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import a module that registers extra models. Repeatable.")
+@_device_option()
+@_plugin_option()
 def interpolate(run_dir, img_a, img_b, steps, out, invert, device, plugins):
     """Interpolate between two images with a finished run's model.
 
@@ -306,10 +263,10 @@ def list_metrics():
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @_metric_options
 @click.option("--encoder", type=click.Choice(["model", "oracle"]), default="model", show_default=True, help="model: the run's encoder (a GAN's inversion network + refinement); oracle: per-image latent optimisation from a random start (keys get the suffix _oracle).")
-@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
+@_device_option()
 @_data_dir_option
 @click.option("--leaderboard-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Also replace the run's row in <dir>/<pair>.csv.")
-@click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import a module that registers extra models. Repeatable.")
+@_plugin_option()
 def evaluate_cmd(run_dir, metrics_spec, pairing, require_fid, encoder, device, data_dir, leaderboard_dir, plugins):
     """Recompute metrics on a finished run and merge them into its metrics.json."""
     from bench import api
@@ -323,7 +280,7 @@ def evaluate_cmd(run_dir, metrics_spec, pairing, require_fid, encoder, device, d
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("recon_matrix.csv"), show_default=True, help="CSV to write (rows: runs, columns: evaluation domains).")
 @click.option("--max-images", type=click.IntRange(min=1), default=2000, show_default=True, help="Test images per evaluation domain.")
-@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
+@_device_option()
 @_data_dir_option
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def recon_matrix_cmd(run_dirs, out, max_images, device, data_dir, no_progress):
@@ -348,7 +305,7 @@ def figure():
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("generalization.png"), show_default=True, help="PNG to write.")
 @click.option("-n", "count", type=click.IntRange(min=1, max=32), default=8, show_default=True, help="Images per row.")
-@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
+@_device_option()
 @_data_dir_option
 def figure_generalization(run_dirs, out, count, device, data_dir):
     """Paper Figure 2: inputs, reconstructions, samples, and novel-domain reconstructions through
@@ -362,7 +319,7 @@ def figure_generalization(run_dirs, out, count, device, data_dir):
 
 
 @cli.command("perf")
-@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
+@_device_option()
 @click.option("--models", "models_spec", default=None, help="'all' or a comma-separated list of trainable models (default: ae,augintae on a CPU, all on CUDA).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("leaderboards/perf.csv"), show_default=True, help="CSV to write (one row per figure).")
 @click.option("--quick", is_flag=True, help="Toy sizes: every figure in seconds (for tests; the numbers are not meaningful).")
@@ -383,8 +340,8 @@ def perf_cmd(device, models_spec, out, quick, compile_step, precision, channels_
 
 
 def _publish_options(f):
-    f = click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Import a module that registers extra models (for --images with plug-in runs). Repeatable.")(f)
-    f = click.option("--device", default="auto", show_default=True, help="Device for --images: auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")(f)
+    f = _plugin_option("for --images with plug-in runs")(f)
+    f = _device_option("for --images")(f)
     f = _data_dir_option(f)
     f = click.option("--images/--no-images", default=False, show_default=True, help="Also draw the interpolation and few-shot image grids (loads every model and the pair's data); --no-images keeps the grids already published.")(f)
     f = click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("leaderboards"), show_default=True, help="Folder receiving <pair>/ (runs.csv, leaderboard.csv, README.md, plots).")(f)
@@ -399,8 +356,7 @@ def _image_options(images, data_dir, device, plugins):
     from bench.publish.writer import ImageOptions
     from models import registry
 
-    for module in plugins:
-        registry.load_plugin(module)
+    registry.load_plugins(plugins)
     return ImageOptions(data_dir=data_dir or default_data_dir(), device=choose_device(device))
 
 

@@ -31,147 +31,29 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
-import hashlib
-import pickle
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
-from bench.atomic import torch_save
 from bench.data.domain import DomainData, DomainSpec, Split
+from bench.data.real_io import (
+    BAD_DATA_ERRORS,
+    cached_domain,
+    corrupt_error,
+    describe,
+    ensure_present,
+    labelled_split,
+    open_image,
+    resize_uint8,
+    shorten,
+)
 from bench.errors import BenchError
 from bench.lazy import lazy_module
-from bench.paths import cache_dir
 
 torch = lazy_module("torch")  # imported on first use: listing domains needs no torch
 F = lazy_module("torch.nn.functional")
-
-CACHE_VERSION = 1
-DECODE_CHUNK = 1024  # images decoded / resized at a time, to bound peak memory
-
-# Exceptions that mean "the bytes on disk are not what the loader expects", not a bug here.
-_BAD_DATA_ERRORS = (
-    RuntimeError,
-    ValueError,
-    TypeError,
-    AssertionError,
-    KeyError,
-    IndexError,
-    AttributeError,
-    ImportError,
-    OSError,
-    EOFError,
-    pickle.UnpicklingError,
-)
-
-Item = tuple  # (path: Path, label: int)
-
-
-# --------------------------------------------------------------------------------------------
-# Messages
-
-
-def _shorten(paths: Sequence[Path], root: Optional[Path], limit: int = 4) -> str:
-    """'a, b, c (and 5 more)', each path shown relative to root where possible (None: in full)."""
-    shown = [_relative(p, root) for p in paths[:limit]]
-    more = f" (and {len(paths) - limit} more)" if len(paths) > limit else ""
-    return ", ".join(shown) + more
-
-
-def _relative(path: Path, root: Optional[Path]) -> str:
-    if root is None:
-        return str(path)
-    try:
-        return str(Path(path).relative_to(root))
-    except ValueError:
-        return str(path)
-
-
-def _missing_error(name: str, root: Path, missing: Sequence[Path], after_download: bool = False) -> BenchError:
-    if after_download:
-        return BenchError(
-            f"Domain '{name}': the download finished but {_shorten(missing, root)} is still missing in "
-            f"{root}. Delete the partial files there and run the same command again, or point --data-dir "
-            f"(or BENCH_DATA_DIR) at a folder holding torchvision's layout."
-        )
-    return BenchError(
-        f"Domain '{name}' needs data that is not in {root}: missing {_shorten(missing, root)}. "
-        f"Run without --offline (and BENCH_OFFLINE unset) to download it, or point --data-dir (or "
-        f"BENCH_DATA_DIR) at a folder holding torchvision's layout of the dataset."
-    )
-
-
-def _corrupt_error(name: str, path, detail: str) -> BenchError:
-    """`path` is a file or folder, or a comma-separated list of them."""
-    return BenchError(
-        f"Domain '{name}': {path} looks truncated or corrupt ({detail}). "
-        f"Delete it and run the same command again to fetch it anew."
-    )
-
-
-def _download_error(name: str, root: Path, exc: BaseException) -> BenchError:
-    detail = " ".join(str(exc).split()) or type(exc).__name__
-    return BenchError(
-        f"Domain '{name}': downloading into {root} failed ({detail}). Check the internet connection "
-        f"and try again, or download the files by hand and point --data-dir (or BENCH_DATA_DIR) at "
-        f"a folder holding torchvision's layout."
-    )
-
-
-def _describe(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-# --------------------------------------------------------------------------------------------
-# Presence and download
-
-
-def _missing(paths: Sequence[Path]) -> list:
-    return [p for p in paths if not Path(p).exists()]
-
-
-def _ensure_present(name: str, root: Path, expected: Sequence[Path], download: bool, fetch: Callable) -> None:
-    """Raise a clear BenchError unless every expected path exists, downloading first if allowed."""
-    missing = _missing(expected)
-    if not missing:
-        return
-    if not download:
-        raise _missing_error(name, root, missing)
-    try:
-        fetch()
-    except BenchError:
-        raise
-    except Exception as exc:  # network, gdown missing, disk full, bad archive: all user-facing
-        raise _download_error(name, root, exc) from None
-    missing = _missing(expected)
-    if missing:
-        raise _missing_error(name, root, missing, after_download=True)
-
-
-# --------------------------------------------------------------------------------------------
-# Tensor helpers
-
-
-def _resize_uint8(images: torch.Tensor, size: int, mode: str) -> torch.Tensor:
-    """Resize uint8 (N, C, H, W) to size x size in chunks; antialiased when shrinking."""
-    if images.shape[-1] == size and images.shape[-2] == size:
-        return images.contiguous()
-    out = torch.empty((images.shape[0], images.shape[1], size, size), dtype=torch.uint8)
-    for start in range(0, images.shape[0], DECODE_CHUNK):
-        chunk = images[start : start + DECODE_CHUNK].float()
-        resized = F.interpolate(chunk, size=(size, size), mode=mode, align_corners=False, antialias=True)
-        out[start : start + DECODE_CHUNK] = resized.round_().clamp_(0, 255).to(torch.uint8)
-    return out
-
-
-def _split(images: torch.Tensor, labels, n: Optional[int]) -> Split:
-    labels = torch.as_tensor(labels, dtype=torch.int64)
-    return Split(images, labels).subset(n)
-
 
 # --------------------------------------------------------------------------------------------
 # MNIST, Fashion-MNIST, EMNIST letters: IDX files
@@ -189,18 +71,18 @@ def _check_idx(name: str, path: Path, kind: str) -> int:
         with open(path, "rb") as fh:
             header = fh.read(header_len)
     except OSError as exc:
-        raise _corrupt_error(name, path, f"cannot be read: {exc.strerror or exc}") from None
+        raise corrupt_error(name, path, f"cannot be read: {exc.strerror or exc}") from None
     if len(header) < header_len:
-        raise _corrupt_error(name, path, f"only {size} bytes, shorter than an IDX header")
+        raise corrupt_error(name, path, f"only {size} bytes, shorter than an IDX header")
     magic = int.from_bytes(header[:4], "big")
     if magic != magic_expected:
-        raise _corrupt_error(name, path, f"IDX magic number 0x{magic:08x}, expected 0x{magic_expected:08x} for {kind}")
+        raise corrupt_error(name, path, f"IDX magic number 0x{magic:08x}, expected 0x{magic_expected:08x} for {kind}")
     dims = [int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     if kind == "images" and dims[1:] != [28, 28]:
-        raise _corrupt_error(name, path, f"images are {dims[1]}x{dims[2]}, expected 28x28")
+        raise corrupt_error(name, path, f"images are {dims[1]}x{dims[2]}, expected 28x28")
     expected_size = header_len + int(np.prod(dims))
     if size != expected_size:
-        raise _corrupt_error(name, path, f"{size} bytes where its header implies {expected_size}")
+        raise corrupt_error(name, path, f"{size} bytes where its header implies {expected_size}")
     return dims[0]
 
 
@@ -240,7 +122,7 @@ class _IdxSource:
     def load(self, root, download: bool = False, max_train=None, max_test=None) -> DomainData:
         root = Path(root)
         fetch = lambda: self._make(root, True, True)  # noqa: E731
-        _ensure_present(self.name, root, self.expected_files(root), download, fetch)
+        ensure_present(self.name, root, self.expected_files(root), download, fetch)
         return DomainData(self.name, self._split(root, True, max_train), self._split(root, False, max_test))
 
     def _split(self, root: Path, train: bool, n: Optional[int]) -> Split:
@@ -248,118 +130,13 @@ class _IdxSource:
         n_images = _check_idx(self.name, image_file, "images")
         n_labels = _check_idx(self.name, label_file, "labels")
         if n_images != n_labels:
-            raise _corrupt_error(self.name, label_file, f"{n_labels} labels for {n_images} images in {image_file.name}")
+            raise corrupt_error(self.name, label_file, f"{n_labels} labels for {n_images} images in {image_file.name}")
         try:
             ds = self._make(root, train, False)
-        except _BAD_DATA_ERRORS as exc:
-            raise _corrupt_error(self.name, image_file, _describe(exc)) from None
+        except BAD_DATA_ERRORS as exc:
+            raise corrupt_error(self.name, image_file, describe(exc)) from None
         images = ds.data.transpose(1, 2) if self.transposed else ds.data
-        return _split(images[:n].unsqueeze(1).contiguous(), ds.targets[:n], None)
-
-
-# --------------------------------------------------------------------------------------------
-# Decoded-image cache (Omniglot, CelebA)
-
-
-def _cache_path(name: str, size: int) -> Path:
-    return cache_dir() / "domains" / f"{name}-{size}px-v{CACHE_VERSION}.pt"
-
-
-def _fingerprint(items: Sequence[Item], root: Path) -> str:
-    digest = hashlib.sha1()
-    for path, label in items:
-        digest.update(f"{_relative(path, root)}\t{label}\n".encode())
-    return digest.hexdigest()
-
-
-def _read_cache(path: Path, expect: dict) -> Optional[dict]:
-    """The cached payload when it exists and matches `expect` (counts, fingerprints), else None."""
-    if not path.exists():
-        return None
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:  # unreadable cache: decode again and overwrite it
-        return None
-    if not isinstance(payload, dict) or any(payload.get(k) != v for k, v in expect.items()):
-        return None
-    return payload
-
-
-def _write_cache(path: Path, payload: dict) -> None:
-    try:
-        torch_save(payload, path)
-    except BenchError as exc:  # the data is decoded: warn, keep going without a cache
-        warnings.warn(f"Could not cache decoded images: {exc}", stacklevel=3)
-
-
-def _decode_items(items: Sequence[Item], decode_chunk: Callable, channels: int, size: int) -> torch.Tensor:
-    """Decode image files chunk by chunk into one preallocated uint8 tensor."""
-    out = torch.empty((len(items), channels, size, size), dtype=torch.uint8)
-    for start in range(0, len(items), DECODE_CHUNK):
-        paths = [path for path, _ in items[start : start + DECODE_CHUNK]]
-        out[start : start + len(paths)] = decode_chunk(paths)
-    return out
-
-
-def _labels(items: Sequence[Item]) -> torch.Tensor:
-    return torch.tensor([label for _, label in items], dtype=torch.int64)
-
-
-def _cached_domain(
-    name: str,
-    root: Path,
-    size: int,
-    channels: int,
-    train_items: Sequence[Item],
-    test_items: Sequence[Item],
-    decode_chunk: Callable,
-    max_train: Optional[int],
-    max_test: Optional[int],
-) -> DomainData:
-    """Decoded images of both splits, from the cache when it matches, else decoded (and cached)."""
-    expect = {
-        "version": CACHE_VERSION,
-        "name": name,
-        "size": size,
-        "counts": [len(train_items), len(test_items)],
-        "fingerprints": [_fingerprint(train_items, root), _fingerprint(test_items, root)],
-    }
-    path = _cache_path(name, size)
-    payload = _read_cache(path, expect)
-    if payload is not None:
-        train = Split(payload["train_images"], payload["train_labels"])
-        test = Split(payload["test_images"], payload["test_labels"])
-        return DomainData(name, train, test).limited(max_train, max_test)
-    if max_train is not None or max_test is not None:  # partial load: decode only what is asked
-        train_items, test_items = train_items[:max_train], test_items[:max_test]
-    decoded = {}
-    for split, items in (("train", train_items), ("test", test_items)):
-        decoded[f"{split}_images"] = _decode_items(items, decode_chunk, channels, size)
-        decoded[f"{split}_labels"] = _labels(items)
-    if max_train is None and max_test is None:
-        _write_cache(path, {**expect, **decoded})
-    return DomainData(
-        name,
-        Split(decoded["train_images"], decoded["train_labels"]),
-        Split(decoded["test_images"], decoded["test_labels"]),
-    )
-
-
-def _open_image(name: str, path: Path):
-    """PIL image fully read into memory; BenchError when the file is missing or unreadable."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image.copy()
-    except FileNotFoundError:
-        raise BenchError(
-            f"Domain '{name}': {path} is listed by the dataset but missing. The download looks "
-            f"incomplete: delete the dataset folder and run the same command again to fetch it anew."
-        ) from None
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise _corrupt_error(name, path, f"unreadable image: {_describe(exc)}") from None
+        return labelled_split(images[:n].unsqueeze(1).contiguous(), ds.targets[:n], None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -402,9 +179,9 @@ class _OmniglotSource:
 
     def load(self, root, download: bool = False, max_train=None, max_test=None) -> DomainData:
         root = Path(root)
-        _ensure_present(self.name, root, self.expected_files(root), download, lambda: self._fetch(root))
+        ensure_present(self.name, root, self.expected_files(root), download, lambda: self._fetch(root))
         train_items, test_items = self.items(root)
-        return _cached_domain(
+        return cached_domain(
             self.name, root, self.size, 1, train_items, test_items, self._decode_chunk, max_train, max_test
         )
 
@@ -413,7 +190,7 @@ class _OmniglotSource:
         train, test = [], []
         characters = [c for alphabet in _sorted_dirs(self.folder(root)) for c in _sorted_dirs(alphabet)]
         if not characters:
-            raise _corrupt_error(self.name, self.folder(root), "no alphabet/character folders inside")
+            raise corrupt_error(self.name, self.folder(root), "no alphabet/character folders inside")
         for label, character in enumerate(characters):
             drawings = sorted(character.glob("*.png"))
             if len(drawings) != OMNIGLOT_DRAWINGS:
@@ -430,11 +207,11 @@ class _OmniglotSource:
         """Inverted (white strokes on black) 105x105 drawings, resized to size x size."""
         raw = torch.empty((len(paths), 1, OMNIGLOT_SOURCE_SIZE, OMNIGLOT_SOURCE_SIZE), dtype=torch.uint8)
         for i, path in enumerate(paths):
-            pixels = np.asarray(_open_image(self.name, path).convert("L"))
+            pixels = np.asarray(open_image(self.name, path).convert("L"))
             if pixels.shape != (OMNIGLOT_SOURCE_SIZE, OMNIGLOT_SOURCE_SIZE):
-                raise _corrupt_error(self.name, path, f"image is {pixels.shape[1]}x{pixels.shape[0]}, expected 105x105")
+                raise corrupt_error(self.name, path, f"image is {pixels.shape[1]}x{pixels.shape[0]}, expected 105x105")
             raw[i, 0] = torch.from_numpy(255 - pixels)
-        return _resize_uint8(raw, self.size, "bilinear")
+        return resize_uint8(raw, self.size, "bilinear")
 
 
 # --------------------------------------------------------------------------------------------
@@ -477,17 +254,17 @@ class _CifarSource:
         root = Path(root)
         cls = _cifar_class(self.dataset)
         fetch = lambda: cls(str(root), train=True, download=True)  # noqa: E731
-        _ensure_present(self.name, root, self.expected_files(root), download, fetch)
+        ensure_present(self.name, root, self.expected_files(root), download, fetch)
         return DomainData(self.name, self._split(root, True, max_train), self._split(root, False, max_test))
 
     def _split(self, root: Path, train: bool, n: Optional[int]) -> Split:
         cls = _cifar_class(self.dataset)
         try:
             ds = cls(str(root), train=train, download=False)
-        except _BAD_DATA_ERRORS as exc:
+        except BAD_DATA_ERRORS as exc:
             raise self._corrupt(root, exc) from None
         images = torch.from_numpy(np.ascontiguousarray(ds.data[:n])).permute(0, 3, 1, 2)
-        return _split(_resize_uint8(images, self.size, "bilinear"), ds.targets[:n], None)
+        return labelled_split(resize_uint8(images, self.size, "bilinear"), ds.targets[:n], None)
 
     def _corrupt(self, root: Path, exc: BaseException) -> BenchError:
         """Name the files whose md5 differs from torchvision's list, else the whole folder."""
@@ -497,9 +274,9 @@ class _CifarSource:
         folder = root / cls.base_folder
         listed = list(cls.train_list) + list(cls.test_list) + [[cls.meta["filename"], cls.meta["md5"]]]
         bad = [folder / f for f, md5 in listed if not check_integrity(str(folder / f), md5)]
-        where = _shorten(bad, None) if bad else str(folder)
-        detail = "md5 differs from torchvision's list" if bad else _describe(exc)
-        return _corrupt_error(self.name, where, detail)
+        where = shorten(bad, None) if bad else str(folder)
+        detail = "md5 differs from torchvision's list" if bad else describe(exc)
+        return corrupt_error(self.name, where, detail)
 
 
 # --------------------------------------------------------------------------------------------
@@ -539,9 +316,9 @@ class _CelebASource:
 
     def load(self, root, download: bool = False, max_train=None, max_test=None) -> DomainData:
         root = Path(root)
-        _ensure_present(self.name, root, self.expected_files(root), download, lambda: self._fetch(root))
+        ensure_present(self.name, root, self.expected_files(root), download, lambda: self._fetch(root))
         train_items, test_items = self.items(root, "train"), self.items(root, "test")
-        return _cached_domain(
+        return cached_domain(
             self.name, root, self.size, 3, train_items, test_items, self._decode_chunk, max_train, max_test
         )
 
@@ -549,7 +326,7 @@ class _CelebASource:
         """(jpeg path, identity) of the split's images whose `Male` attribute matches."""
         ds = self._open(root, split)
         if "Male" not in ds.attr_names:
-            raise _corrupt_error(self.name, root / "celeba" / "list_attr_celeba.txt", "no 'Male' column")
+            raise corrupt_error(self.name, root / "celeba" / "list_attr_celeba.txt", "no 'Male' column")
         keep = ds.attr[:, ds.attr_names.index("Male")] == int(self.male)
         images = root / "celeba" / "img_align_celeba"
         return [(images / ds.filename[i], int(ds.identity[i, 0])) for i in torch.nonzero(keep).flatten().tolist()]
@@ -559,7 +336,7 @@ class _CelebASource:
 
         try:
             return tvd.CelebA(str(root), split=split, target_type="attr", download=False)
-        except _BAD_DATA_ERRORS as exc:
+        except BAD_DATA_ERRORS as exc:
             raise self._corrupt(root, exc) from None
 
     def _corrupt(self, root: Path, exc: BaseException) -> BenchError:
@@ -570,9 +347,9 @@ class _CelebASource:
         folder = root / "celeba"
         listed = [(f, md5) for _, md5, f in tvd.CelebA.file_list if f in CELEBA_TEXT_FILES]
         bad = [folder / f for f, md5 in listed if not check_integrity(str(folder / f), md5)]
-        where = _shorten(bad, None) if bad else str(folder)
-        detail = "md5 differs from torchvision's list" if bad else _describe(exc)
-        return _corrupt_error(self.name, where, detail)
+        where = shorten(bad, None) if bad else str(folder)
+        detail = "md5 differs from torchvision's list" if bad else describe(exc)
+        return corrupt_error(self.name, where, detail)
 
     def _decode_chunk(self, paths: Sequence[Path]) -> torch.Tensor:
         out = torch.empty((len(paths), 3, self.size, self.size), dtype=torch.uint8)
@@ -584,7 +361,7 @@ class _CelebASource:
         """Center square crop (178x178 for aligned CelebA), then bilinear resize to size x size."""
         from PIL import Image
 
-        image = _open_image(self.name, path).convert("RGB")
+        image = open_image(self.name, path).convert("RGB")
         side = min(image.size)
         left, top = (image.size[0] - side) // 2, (image.size[1] - side) // 2
         square = image.crop((left, top, left + side, top + side))

@@ -258,7 +258,7 @@ def test_omniglot_second_load_uses_the_cache(tmp_path, cache, monkeypatch):
     cached = list((cache / "domains").glob("omniglot-background-28px-v*.pt"))
     assert len(cached) == 1
 
-    import bench.data.real as real
+    import bench.data.real_io as real
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again although the cache matches")

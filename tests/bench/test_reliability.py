@@ -29,7 +29,9 @@ from hypothesis import strategies as st
 
 from bench import atomic
 from bench.budgets import BUDGETS
-from bench.cli import MAX_SEED, MAX_SEED_COUNT, _parse_seeds, cli
+from bench.cli import cli
+from bench.seeds import MAX_SEED, MAX_SEED_COUNT
+from bench.seeds import parse_seeds as _parse_seeds
 from bench.errors import BenchError
 from bench.result_rows import add_rows
 from bench import provenance
@@ -476,7 +478,7 @@ def test_seed_lists_round_trip(seeds):
 
 def test_seeds_read_as_people_expect():
     # --seeds lists seeds (4 means seed 4, as 4, did); ranges; --n-seeds is the count
-    from bench.cli import _seed_list
+    from bench.seeds import seed_list as _seed_list
 
     assert _parse_seeds("0") == [0] and _parse_seeds("4") == [4] == _parse_seeds("4,")
     assert _parse_seeds("0-2") == [0, 1, 2] and _parse_seeds("0-2,7") == [0, 1, 2, 7] and _parse_seeds(" 5 - 6 ") == [5, 6]
