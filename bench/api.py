@@ -89,7 +89,7 @@ def run(
     from bench.paths import default_data_dir
     from models import registry
 
-    data_layer.get_pair(pair)
+    pair_spec = data_layer.get_pair(pair)
     registry.load_plugins(plugins)
     names = registry.resolve(_names(models))
     if budget is not None:
@@ -103,7 +103,7 @@ def run(
     chosen = choose_device(device)
     opts = RunOptions(
         models=names,
-        pair=pair,
+        pair=pair_spec,
         budget=get_budget(budget, cuda_available=chosen.type == "cuda"),
         seeds=seed_list,
         device=chosen,

@@ -36,7 +36,7 @@ ROWS = (
 def generalization_rows(model, record, data_dir, n: int, seed: int = 0) -> list:
     """The six rows of one panel, each (n, C, H, W) in [0, 1] on the CPU."""
     budget = budget_from_record(record)
-    model.configure_evaluation(budget)
+    model.configure_evaluation(budget.evaluation.refine_steps)
     pair = data_layer.get_pair(record["pair"])
     train, novel = data_layer.load_pair(pair, data_dir, max_train=1, max_test=n)
     device = model.device
@@ -47,7 +47,7 @@ def generalization_rows(model, record, data_dir, n: int, seed: int = 0) -> list:
         samples = model.sample(n, generator=gen).float()
     else:
         samples = torch.full_like(x_train, 0.5)
-    oracle = model.decode(oracle_encode(model, x_novel, steps=budget.refine_steps, generator=gen)).float()
+    oracle = model.decode(oracle_encode(model, x_novel, steps=budget.evaluation.refine_steps, generator=gen)).float()
     rows = [x_train, model.reconstruct(x_train).float(), samples, x_novel, model.reconstruct(x_novel).float(), oracle]
     return [r.clamp(0, 1).cpu() for r in rows]
 

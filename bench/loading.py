@@ -152,5 +152,5 @@ def load_run(run_dir, device="cpu", plugins=()):
     model.eval()
     # Encoders that are optimisations (GAN inversion) take their step counts from the run's budget.
     if isinstance(record.get("budget"), dict):
-        model.configure_evaluation(budget_from_record(record))
+        model.configure_evaluation(budget_from_record(record).evaluation.refine_steps)
     return model, record

@@ -64,10 +64,9 @@ def recon_matrix(run_dirs, data_dir, device, max_images: Optional[int] = 2000, e
     bar = progress_bar(loaded, desc="recon matrix", unit="run", enabled=progress)
     for run_dir, model, record in bar:
         budget = budget_from_record(record)
-        model.configure_evaluation(budget)
-        trained_on = data_layer.get_domain(data_layer.get_pair(record["pair"]).train).name
-        if getattr(type(model), "trains_on", "train") == "novel":
-            trained_on = data_layer.get_pair(record["pair"]).novel
+        model.configure_evaluation(budget.evaluation.refine_steps)
+        pair = data_layer.get_pair(record["pair"])
+        trained_on = pair.novel if getattr(type(model), "trains_on", "train") == "novel" else data_layer.get_domain(pair.train).name
         row = {
             "run": str(run_dir), "model": record["model"], "seed": record["seed"], "budget": budget.name, "trained_on": trained_on,
             "model_revision": record.get("model_revision", 1), "subset_revision": subset_revision,

@@ -38,7 +38,7 @@ def _reevaluate_locked(run_dir: Path, model, record: dict, metric_names, opts, e
     payload = read_metrics(run_dir)
     budget = budget_from_record(record)
     pair = data_layer.get_pair(record["pair"])
-    train_data, novel_data = data_layer.load_pair(pair, opts.data_dir, download=opts.download, max_train=budget.max_train, max_test=budget.eval_images)
+    train_data, novel_data = data_layer.load_pair(pair, opts.data_dir, download=opts.download, max_train=budget.training.max_train, max_test=budget.evaluation.eval_images)
     ctx = metric_context(model, pair, train_data, novel_data, budget, record["seed"], opts, run_dir / SAMPLES_DIR, echo, encoder=encoder)
     new, skipped = evaluate(ctx, metric_names)
     payload["metrics"] = {**payload.get("metrics", {}), **new}

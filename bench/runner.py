@@ -23,6 +23,8 @@ import torch
 
 from bench import data as data_layer
 from bench.atomic import check_room, ensure_writable_dir, torch_save
+from bench.budgets import Budget
+from bench.data.pairs import PairSpec
 from bench.errors import BenchError
 from bench.scoring import ScoringOptions, evaluate, metric_context
 from bench.grids import write_run_grids
@@ -58,10 +60,10 @@ ON_DIVERGENCE = ("skip", "stop")
 class RunOptions(ScoringOptions):
     """What `bench run` does: ScoringOptions (device, data, scoring) plus the runs and training."""
 
-    models: list
-    pair: str
-    budget: object  # bench.budgets.Budget
-    seeds: list
+    models: list[str]  # registered names
+    pair: PairSpec  # resolved once, by the caller (bench.api.run checks the name before torch loads)
+    budget: Budget
+    seeds: list[int]
     out_dir: Path
     leaderboard_dir: Path
     overrides: tuple = ()
@@ -98,7 +100,7 @@ def run_benchmark(opts: RunOptions, echo=_log) -> list:
         raise BenchError(f"on_divergence {opts.on_divergence!r}: accepted values are {', '.join(ON_DIVERGENCE)}.")
     if opts.tensorboard:
         check_tensorboard()
-    pair = data_layer.get_pair(opts.pair)
+    pair = opts.pair
     classes = {name: registry.get(name) for name in opts.models}
     routed = split_overrides(list(opts.overrides), opts.models, {n: c.Config for n, c in classes.items()})
     configs = {n: apply_overrides(classes[n].Config, routed[n], model_name=n) for n in opts.models}
@@ -108,7 +110,7 @@ def run_benchmark(opts: RunOptions, echo=_log) -> list:
     for note in same_domain_oracle_notes(pair, opts.models, classes):
         echo(note)
     train_data, novel_data = data_layer.load_pair(
-        pair, opts.data_dir, download=opts.download, max_train=budget.max_train, max_test=budget.eval_images
+        pair, opts.data_dir, download=opts.download, max_train=budget.training.max_train, max_test=budget.evaluation.eval_images
     )
     images_by_domain = {"train": train_data.train.images.to(opts.device)}
     if any(classes[n].trains_on == "novel" for n in opts.models):
@@ -178,7 +180,7 @@ def _record(cls, config, pair, budget, seed, opts, image_shape) -> dict:
         **defining,
         "model_revision": revision,
         "data_revisions": data_layer.data_revisions(pair),
-        **({"subset_revisions": data_layer.subset_revisions(pair)} if budget.eval_images is not None or budget.max_train is not None else {}),
+        **({"subset_revisions": data_layer.subset_revisions(pair)} if budget.caps_a_split else {}),
         "seed": seed,
         "config_hash": config_hash(defining),
         "code_version": code_version(),
@@ -230,7 +232,7 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
         trainer = Trainer(
             model,
             train_images,
-            budget,
+            budget.training,
             opts.device,
             ckpt_path,
             seed=seed,

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+import torch
+
 
 from bench import data as data_layer
 from bench.paths import cache_dir as default_cache_dir
@@ -31,9 +33,9 @@ def evaluate(ctx: MetricContext, names: Optional[list] = None) -> tuple:
     that applies to this run, and {metric: reason} for those skipped."""
     requested = names is not None
     specs = get_metrics(names) if requested else list(all_metrics().values())
-    ctx.model.configure_evaluation(ctx.budget)
+    ctx.model.configure_evaluation(ctx.evaluation.refine_steps)
     provenance = {"data_revisions": data_layer.data_revisions(ctx.pair)}
-    if ctx.budget.eval_images is not None or ctx.budget.max_train is not None:  # capped splits: how they were drawn
+    if ctx.budget.caps_a_split:  # capped splits: how they were drawn
         provenance["subset_revisions"] = data_layer.subset_revisions(ctx.pair)
     suffix = ORACLE_SUFFIX if ctx.encoder == "oracle" else ""
     results, skipped = {}, {}
@@ -65,7 +67,7 @@ def evaluate(ctx: MetricContext, names: Optional[list] = None) -> tuple:
 class ScoringOptions:
     """How runs are scored: what `bench evaluate` takes, and `bench run` too (RunOptions extends it)."""
 
-    device: object = "cpu"  # a torch.device
+    device: torch.device = torch.device("cpu")
     data_dir: Optional[Path] = None
     cache_dir: Optional[Path] = None  # None: bench.paths.cache_dir()
     pairing: str = "same-class"  # FID interpolation pairs: "same-class" or "any"

@@ -25,6 +25,7 @@ import torch
 
 from bench.atomic import torch_save
 from bench.augment import AugmentationEngine
+from bench.budgets import TrainingSchedule
 from bench.devices import full_fp32
 from bench.errors import BenchError
 from bench.progress import progress_bar
@@ -124,7 +125,7 @@ class Trainer:
         self,
         model,
         images: torch.Tensor,
-        budget,
+        schedule: TrainingSchedule,
         device: torch.device,
         checkpoint_path: Path,
         seed: int,
@@ -138,7 +139,7 @@ class Trainer:
     ):
         self.model = model
         self.images = images
-        self.budget = budget
+        self.schedule = schedule
         self.device = device
         self.checkpoint_path = Path(checkpoint_path)
         self.seed = seed
@@ -176,13 +177,13 @@ class Trainer:
 
     # --- the loop -----------------------------------------------------------------------------
     def fit(self) -> TrainResult:
-        model, budget, device = self.model, self.budget, self.device
+        model, schedule, device = self.model, self.schedule, self.device
         n = self.images.shape[0]
-        batch_size = min(budget.batch_size, n)
+        batch_size = min(schedule.batch_size, n)
         steps_per_epoch = max(1, n // batch_size)
-        main_steps = budget.total_steps(n, model.steps_multiplier)
-        model.plan_training(main_steps, budget)
-        total = main_steps + model.extra_training_steps(budget)
+        main_steps = schedule.total_steps(n, model.steps_multiplier)
+        model.plan_training(main_steps, schedule.inversion_iterations)
+        total = main_steps + model.extra_training_steps()
         model.optimizers = model.configure_optimizers()
         base_lrs = {k: [g["lr"] for g in opt.param_groups] for k, opt in model.optimizers.items()}
         generator = torch.Generator(device=device).manual_seed(self.seed)
@@ -216,7 +217,7 @@ class Trainer:
                     perm, perm_epoch = _epoch_permutation(n, self.seed, epoch, device), epoch
                 idx = perm[pos * batch_size : (pos + 1) * batch_size]
                 if not model.adversarial:
-                    factor = budget.lr_factor(step, main_steps)
+                    factor = schedule.lr_factor(step, main_steps)
                     if factor != lr_factor:
                         lr_factor = factor
                         for key, opt in model.optimizers.items():
@@ -224,7 +225,7 @@ class Trainer:
                                 group["lr"] = base * factor
                 losses = run_train_step(model, TrainBatch(self.images[idx], engine, generator), step, device, self.precision)
                 done = step + 1
-                if done % budget.log_every == 0 or done == total:
+                if done % schedule.log_every == 0 or done == total:
                     values = {k: float(v) for k, v in losses.items()}
                     if not all(math.isfinite(v) for v in values.values()) or not self._params_finite():
                         raise Diverged(done, values, last_finite)
@@ -235,7 +236,7 @@ class Trainer:
                     bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
                     bar.update(done - bar.n)
                 now = time.perf_counter()
-                if done < total and (done % budget.checkpoint_every == 0 or now - last_ckpt > budget.checkpoint_seconds):
+                if done < total and (done % schedule.checkpoint_every == 0 or now - last_ckpt > schedule.checkpoint_seconds):
                     self._save(done, generator, history, elapsed + now - t0)
                     last_ckpt = now
             seconds = elapsed + time.perf_counter() - t0

@@ -2,7 +2,7 @@
 
 AEAI calls an interpolation x_hat(alpha) from x_i to x_j admissible when it satisfies four
 conditions; each becomes a score here, computed on decoded paths p_k = x_hat(k / 16), k = 0..16
-(N = 17 points, `metrics.paths`) between `budget.path_pairs` random pairs of different
+(N = 17 points, `metrics.paths`) between the budget's `path_pairs` random pairs of different
 novel-domain test images:
 
 - boundary ("x_hat(0) = x_i and x_hat(1) = x_j"): adm_boundary_l2 = mean over pairs of

@@ -20,12 +20,18 @@ import os
 import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import torch
 
+from bench.budgets import Budget, EvaluationProtocol
 from bench.errors import BenchError
 from bench.progress import progress_bar
+
+if TYPE_CHECKING:
+    from bench.data.domain import DomainData
+    from bench.data.pairs import PairSpec
+    from models.base import BenchModel
 
 
 class MetricSkipped(Exception):
@@ -110,11 +116,11 @@ class MetricContext:
     GAN is inversion + refinement) or direct latent optimisation (`encoder="oracle"`).
     """
 
-    model: object
-    pair: object  # bench.data.pairs.PairSpec
-    train_domain: object  # bench.data.domain.DomainData
-    novel_domain: object
-    budget: object  # bench.budgets.Budget
+    model: BenchModel  # its public interface only
+    pair: PairSpec
+    train_domain: DomainData
+    novel_domain: DomainData
+    budget: Budget  # metrics read its `evaluation` protocol (and its name, for their protocols)
     seed: int
     cache_dir: Path
     encoder: str = "model"  # "model" or "oracle"
@@ -129,6 +135,11 @@ class MetricContext:
     @property
     def device(self) -> torch.device:
         return self.model.device
+
+    @property
+    def evaluation(self) -> EvaluationProtocol:
+        """The budget's evaluation protocol: test images and sample sizes."""
+        return self.budget.evaluation
 
     @property
     def image_shape(self) -> tuple:
@@ -146,7 +157,7 @@ class MetricContext:
         as a seeded, label-stratified random subset in draw order (`bench.data.load_pair`), so
         every prefix is a random sample of the whole split, never its file order."""
         domain = self.train_domain if which == "train" else self.novel_domain
-        cap = self.budget.eval_images
+        cap = self.evaluation.eval_images
         images = domain.test.images
         limit = min(x for x in (n, cap, images.shape[0]) if x is not None)
         return images[:limit].to(self.device).float().div_(255.0)
@@ -155,7 +166,7 @@ class MetricContext:
         """How the "train" or "novel" domain's test images were drawn, for protocols."""
         domain = self.train_domain if which == "train" else self.novel_domain
         note = domain.split_note("test") if hasattr(domain, "split_note") else f"all {len(domain.test)} test images"
-        cap = self.budget.eval_images
+        cap = self.evaluation.eval_images
         if cap is not None and cap < len(domain.test):
             note += f"; the first {cap} of those"
         return note
@@ -166,7 +177,7 @@ class MetricContext:
             from models.inversion import oracle_encode  # the shared latent optimiser, not a model's internals
 
             generator = self.shared("oracle-generator", lambda: self.generator("oracle"))  # fresh starts per batch
-            return oracle_encode(self.model, x, steps=self.budget.refine_steps, generator=generator)
+            return oracle_encode(self.model, x, steps=self.evaluation.refine_steps, generator=generator)
         return self.model.encode(x)
 
     def encoding_bar(self, total: int, desc: str):

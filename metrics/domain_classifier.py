@@ -133,7 +133,7 @@ def _cache_key(ctx, n_eval) -> dict:
         "train_domain": ctx.train_domain.name,
         "novel_domain": ctx.novel_domain.name,
         "image_shape": list(ctx.image_shape),
-        "steps": int(ctx.budget.classifier_steps),
+        "steps": int(ctx.evaluation.classifier_steps),
         "batch_size": BATCH_SIZE,
         "lr": LR,
         "train_images": [len(ctx.train_domain.train), len(ctx.novel_domain.train)],
@@ -160,7 +160,7 @@ def _load(path: Path, key: dict, image_shape, device):
 def _build(ctx) -> DomainClassifier:
     if not applies(ctx):
         raise MetricSkipped(f"pair {ctx.pair.name!r} has a single domain ({ctx.pair.train}): no domain classifier")
-    cap = ctx.budget.eval_images
+    cap = ctx.evaluation.eval_images
     tests = [d.test.images[:cap] if cap else d.test.images for d in (ctx.train_domain, ctx.novel_domain)]
     key = _cache_key(ctx, [t.shape[0] for t in tests])
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]

@@ -38,7 +38,7 @@ DOMAIN_FID_LABEL = "Fréchet distance on the suite's domain-classifier features;
 def reference_images(ctx) -> tuple:
     """(uint8 images, description): the novel test images FID compares against."""
     split = ctx.novel_domain.test
-    n = min(len(split), ctx.budget.fid_images)
+    n = min(len(split), ctx.evaluation.fid_images)
     index = torch.randperm(len(split), generator=torch.Generator().manual_seed(REFERENCE_SEED))[:n].sort().values
     what = (
         f"{n} of the {len(split)} {ctx.novel_domain.name} test images loaded ({ctx.test_split_note('novel')}), "
@@ -54,8 +54,8 @@ def _common_protocol(ctx, n_reference: str, frechet_device) -> dict:
         "frechet": f"torch float64, eigenvalues of S1^1/2 S2 S1^1/2, on {frechet_device}",
         "budget": ctx.budget.name,
     }
-    if ctx.budget.fid_images < PAPER_FID_IMAGES:
-        protocol["note"] = f"{ctx.budget.fid_images} generated images (paper: {PAPER_FID_IMAGES}); FID is biased upward at small counts"
+    if ctx.evaluation.fid_images < PAPER_FID_IMAGES:
+        protocol["note"] = f"{ctx.evaluation.fid_images} generated images (paper: {PAPER_FID_IMAGES}); FID is biased upward at small counts"
     return protocol
 
 

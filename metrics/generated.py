@@ -60,7 +60,7 @@ def _generated_set(ctx) -> GeneratedSet:
 
 @torch.no_grad()
 def _sample(ctx) -> GeneratedSet:
-    n = ctx.budget.fid_images
+    n = ctx.evaluation.fid_images
     generator = ctx.generator("fid-samples")
     chunks = [ctx.model.sample(min(CHUNK, n - i), generator).float().clamp(0, 1).cpu() for i in range(0, n, CHUNK)]
     images = torch.cat(chunks)
@@ -100,7 +100,7 @@ def _split_note(domain) -> str:
 def _interpolate(ctx) -> GeneratedSet:
     if ctx.pairing not in PAIRINGS:
         raise BenchError(f"Unknown FID pairing {ctx.pairing!r}. Valid pairings: {', '.join(PAIRINGS)}.")
-    n = ctx.budget.fid_images
+    n = ctx.evaluation.fid_images
     split = ctx.novel_domain.test
     n_pairs = math.ceil(n / len(ALPHAS))
     same_class = ctx.pairing == "same-class" and split.labels is not None

@@ -6,7 +6,7 @@ render(interpolate_params(p_a, p_b, alpha)) (shorter arc for lines, linear in (t
 pole). Paths have 17 points, alpha = k/16 (`metrics.paths`).
 
 Pairs (`interval_pairs`). AEAI plots the error against the interval length (15 to 80 degrees on
-pole), so pairs are chosen by interval: for each of `budget.path_pairs` pairs draw an anchor
+pole), so pairs are chosen by interval: for each of the budget's `path_pairs` pairs draw an anchor
 uniformly among the novel-domain test images (first `eval_images`) and a target interval
 uniformly in the domain's range, and take as partner the test image whose parameter distance to
 the anchor is closest to the target. The pairs stay real test images with their stored params
@@ -213,7 +213,7 @@ def ground_truth_metric(ctx, grid_spec=None) -> dict:
     x = ctx.test_images("novel")
     params = ctx.novel_domain.test.params[: x.shape[0]].double().cpu().numpy()
     low, high = INTERVALS[renderer.name]
-    index_a, index_b = interval_pairs(renderer, params, int(ctx.budget.path_pairs), low, high, ctx.generator("ground-truth-pairs"))
+    index_a, index_b = interval_pairs(renderer, params, int(ctx.evaluation.path_pairs), low, high, ctx.generator("ground-truth-pairs"))
     n_pairs = index_a.shape[0]
     z = encode_batched(ctx, torch.cat([x[index_a.to(x.device)], x[index_b.to(x.device)]]))
     z_a, z_b = z[:n_pairs], z[n_pairs:]

@@ -4,7 +4,7 @@
 Protocol: for frequency f, draw uniform noise U(0, 1) on an f x f grid, independently per channel
 and per trial, and upscale it to the image size; reconstruct it with decode(encode(.)) and take
 the reconstruction L2 of `metrics.reconstruction` (255 * mean squared error on [0, 1] pixels). The
-curve is that L2 against f, averaged over `budget.noise_trials` trials per frequency (the paper:
+curve is that L2 against f, averaged over the budget's `noise_trials` trials per frequency (the paper:
 1,000 trials), with the novel-domain test reconstruction error as the reference line (the
 paper's dotted lines). A model with a learned image prior reconstructs novel images better than
 noise of any frequency.
@@ -120,7 +120,7 @@ def noise_frequency_metric(ctx) -> dict:
     point); both carry the curve and the novel-domain reference in their details."""
     size = max(ctx.image_shape[1:])
     frequencies = frequency_schedule(size)
-    trials = int(ctx.budget.noise_trials)
+    trials = int(ctx.evaluation.noise_trials)
     means, stds = noise_curve(ctx, frequencies, trials)
     reference = novel_reference(ctx)
     if ctx.artifacts_dir is not None:

@@ -71,7 +71,7 @@ def novel_pair_latents(ctx, n_pairs: Optional[int] = None) -> dict:
     per context (ctx.shared) from ctx.generator("novel-path-pairs") over the novel domain's test
     images (`ctx.test_images`: at most the budget's eval_images, a stratified random subset of the
     split where it is capped). Keys: index_a, index_b (CPU int64), z_a, z_b, n_images, drawn."""
-    n_pairs = int(ctx.budget.path_pairs if n_pairs is None else n_pairs)
+    n_pairs = int(ctx.evaluation.path_pairs if n_pairs is None else n_pairs)
 
     def build():
         x = ctx.test_images("novel")

@@ -85,19 +85,20 @@ class BenchModel(nn.Module):
         """Build this model's optimizers (called by the trainer after moving to the device)."""
         return {}
 
-    def extra_training_steps(self, budget) -> int:
-        """Updates this model needs after its main schedule (a GAN's inversion network); the
-        trainer runs them as steps main_steps .. main_steps + extra - 1 of the same loop, so they
-        are checkpointed and resumed like the rest."""
-        return 0
-
-    def plan_training(self, main_steps: int, budget) -> None:
-        """Told once, before `configure_optimizers`, how many main-schedule steps there are."""
+    def plan_training(self, main_steps: int, inversion_iterations: int) -> None:
+        """Told once, before `configure_optimizers`: how many main-schedule steps there are, and
+        how many inversion-network updates the budget gives a GAN after them."""
         self.main_steps = main_steps
 
-    def configure_evaluation(self, budget) -> None:
-        """Called before metrics run: models whose `encode` is an optimisation (GAN inversion)
-        take their step counts from the budget here."""
+    def extra_training_steps(self) -> int:
+        """Updates this model needs after its main schedule (a GAN's inversion network), as
+        planned by `plan_training`; the trainer runs them as steps main_steps .. main_steps +
+        extra - 1 of the same loop, so they are checkpointed and resumed like the rest."""
+        return 0
+
+    def configure_evaluation(self, refine_steps: int) -> None:
+        """Called before metrics run with the budget's per-image refinement steps: models whose
+        `encode` is an optimisation (GAN inversion) take them here."""
 
     def train_step(self, batch: TrainBatch, step: int) -> dict:
         """One update; returns detached scalar tensors to log (no .item(): no host sync).

@@ -14,7 +14,7 @@ Gulrajani et al. 2017, "Improved Training of Wasserstein GANs" (Algorithm 1):
   and after every 5th (steps 4, 9, ...) the generator takes one step;
 - twice as long as the other models (`steps_multiplier = 2`), constant lr (`adversarial`);
 - GAN inversion (appendix A.2, `models.inversion`): after the main schedule, the trainer runs
-  `budget.inversion_iterations` more steps that train the inversion network only (logged as
+  the budget's `inversion_iterations` more steps that train the inversion network only (logged as
   "inversion_mse"); `encode` = inversion network, then `refine_steps` per-image SGD steps on
   an L1 pixel loss (lr 0.01). `configure_evaluation` takes `refine_steps` from the budget
   unless the hyperparameter is set; until then it is the paper's 1,000.
@@ -116,9 +116,12 @@ class WGANGP(BenchModel):
         self.refine_steps = config.refine_steps if config.refine_steps is not None else PAPER_REFINE_STEPS
 
     # --- training -------------------------------------------------------------------------------
-    def extra_training_steps(self, budget) -> int:
-        self.inversion_iterations = budget.inversion_iterations
-        return budget.inversion_iterations
+    def plan_training(self, main_steps: int, inversion_iterations: int) -> None:
+        super().plan_training(main_steps, inversion_iterations)
+        self.inversion_iterations = inversion_iterations
+
+    def extra_training_steps(self) -> int:
+        return self.inversion_iterations
 
     def configure_optimizers(self):
         c = self.config
@@ -179,9 +182,9 @@ class WGANGP(BenchModel):
         return {"inversion_mse": mse}
 
     # --- evaluation -----------------------------------------------------------------------------
-    def configure_evaluation(self, budget) -> None:
+    def configure_evaluation(self, refine_steps: int) -> None:
         c = self.config
-        self.refine_steps = c.refine_steps if c.refine_steps is not None else budget.refine_steps
+        self.refine_steps = c.refine_steps if c.refine_steps is not None else refine_steps
 
     def encode(self, x):
         """Inversion network, projected onto the sphere, then `refine_steps` of L1 refinement."""

@@ -100,7 +100,7 @@ def build_model(name: str, image_shape: tuple, device: torch.device, seed: int, 
     model = cls(cls.Config(), image_shape).to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    model.plan_training(PLANNED_STEPS, BUDGETS["paper"])
+    model.plan_training(PLANNED_STEPS, BUDGETS["paper"].training.inversion_iterations)
     model.optimizers = model.configure_optimizers()
     return model.train()
 

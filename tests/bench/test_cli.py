@@ -204,4 +204,4 @@ def test_the_smoke_budget_keeps_fid_small_enough_for_its_promise():
     from bench.budgets import BUDGETS
 
     smoke = BUDGETS["smoke"]
-    assert smoke.fid_images <= 32 and "FID on 32 generated images" in smoke.description
+    assert smoke.evaluation.fid_images <= 32 and "FID on 32 generated images" in smoke.description

@@ -1,7 +1,6 @@
 """The evaluation layer: metric selection, skipping with a warning, protocol stamping, re-evaluation
 of a finished run, and the reconstruction matrix, as `bench evaluate` / `bench recon-matrix` use them."""
 
-import dataclasses
 import json
 
 import pytest
@@ -70,14 +69,14 @@ def test_pixel_fade_reconstructs_perfectly_and_metrics_are_deterministic(tmp_pat
 
 
 def test_budget_from_record_fills_fields_a_newer_suite_added_from_the_named_budget():
-    recorded = dataclasses.asdict(BUDGETS["smoke"].for_images((1, 28, 28)))
+    recorded = BUDGETS["smoke"].for_images((1, 28, 28)).to_dict()
     for newer_field in ("fid_images", "noise_trials", "refine_steps"):
         recorded.pop(newer_field)
     recorded["steps"] = 7  # what the run actually used is kept
     budget = budget_from_record({"budget": recorded, "image_shape": [1, 28, 28]})
-    assert budget.steps == 7
-    assert budget.fid_images == BUDGETS["smoke"].fid_images  # not the paper's 5000
-    assert budget.refine_steps == BUDGETS["smoke"].refine_steps
+    assert budget.training.steps == 7
+    assert budget.evaluation.fid_images == BUDGETS["smoke"].evaluation.fid_images  # not the paper's 5000
+    assert budget.evaluation.refine_steps == BUDGETS["smoke"].evaluation.refine_steps
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ pixel-fade decodes exactly to pixel cross-fades, which lets the tests check pair
 to end through the PNG files the commands write.
 """
 
-import dataclasses
 import json
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ from click.testing import CliRunner
 from PIL import Image, ImageDraw
 
 from bench.budgets import BUDGETS
+from bench.data import get_pair
 from bench.cli import cli
 from bench.errors import BenchError
 from bench.generate import few_shot_generate, find_images, interpolation_strip, load_image, load_seeds, sample_pairs
@@ -33,7 +33,7 @@ PAD = 2  # torchvision grid padding used by bench.grids.save_grid
 Q = 1 / 255 + 1e-6  # one PNG quantization step
 # The smoke budget cut to 2 updates and 32 evaluation images: a real finished run in a few
 # seconds even on busy shared cores (the numbers are meaningless, as with smoke itself).
-BUDGET = dataclasses.replace(BUDGETS["smoke"], large_images=(8, 2), eval_images=32)
+BUDGET = BUDGETS["smoke"].with_settings(large_images=(8, 2), eval_images=32)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def runs(tmp_path_factory):
         mp.setenv("TORCH_HOME", str(work / "torch-home"))
         opts = RunOptions(
             models=["ae", "pixel-fade"],
-            pair="pole",
+            pair=get_pair("pole"),
             budget=BUDGET,
             seeds=[0],
             device=torch.device("cpu"),
@@ -118,8 +118,8 @@ def test_load_run_round_trip_matches_the_trained_weights(runs, seed_dir, monkeyp
     monkeypatch.setenv("BENCH_CACHE_DIR", str(runs["cache"]))  # the pole splits the run rendered
     budget = BUDGET
     metrics = json.loads((runs["ae"] / "metrics.json").read_text())["metrics"]
-    _, novel = data_layer.load_pair(data_layer.get_pair("pole"), runs["ae"], max_train=budget.max_train, max_test=budget.eval_images)
-    images = novel.test.images[: budget.eval_images] if budget.eval_images else novel.test.images
+    _, novel = data_layer.load_pair(data_layer.get_pair("pole"), runs["ae"], max_train=budget.training.max_train, max_test=budget.evaluation.eval_images)
+    images = novel.test.images[: budget.evaluation.eval_images] if budget.evaluation.eval_images else novel.test.images
     assert reconstruction_l2(model, images) == pytest.approx(metrics["recon_l2_novel"]["value"], rel=1e-5)
 
 

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import typing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from bench import atomic
 from bench.budgets import BUDGETS
+from bench.data import get_pair
 from bench.cli import cli
 from bench.seeds import MAX_SEED, MAX_SEED_COUNT
 from bench.seeds import parse_seeds as _parse_seeds
@@ -206,8 +207,8 @@ def test_run_directory_lock_is_exclusive_and_released(tmp_path):
 
 # --- determinism and provenance ------------------------------------------------------------------------
 def _tiny(tmp_path, out, seed):
-    budget = replace(BUDGETS["smoke"], large_images=(4, 2), max_train=64, eval_images=32, log_every=1)
-    return RunOptions(models=["ae"], pair="lines", budget=budget, seeds=[seed], device=torch.device("cpu"),
+    budget = BUDGETS["smoke"].with_settings(large_images=(4, 2), max_train=64, eval_images=32, log_every=1)
+    return RunOptions(models=["ae"], pair=get_pair("lines"), budget=budget, seeds=[seed], device=torch.device("cpu"),
                       data_dir=tmp_path / "data", out_dir=tmp_path / out, leaderboard_dir=tmp_path / "lb",
                       progress=False, metrics=["recon"])
 

@@ -18,7 +18,7 @@ from models.ae import AE
 def options(tmp_path: Path, out: str, **kw) -> RunOptions:
     base = dict(
         models=["ae"],
-        pair="pole",
+        pair=data_layer.get_pair("pole"),
         budget=BUDGETS["smoke"],
         seeds=[0],
         device=torch.device("cpu"),

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from bench.budgets import Budget
+from bench.budgets import TrainingSchedule
 from bench.trainer import Diverged, Trainer, autocast_context
 from models.ae import AE, AEConfig
 
@@ -23,7 +23,7 @@ def blob_images(n=256, size=28, seed=0) -> torch.Tensor:
 def tiny_budget(steps, **kw):
     base = dict(batch_size=32, steps=steps, log_every=5, checkpoint_every=5, checkpoint_seconds=1e9)
     base.update(kw)
-    return Budget("test", "test budget", **base)
+    return TrainingSchedule(**base)
 
 
 def make_trainer(model, images, budget, path, seed=0):
@@ -43,7 +43,7 @@ def test_reconstruction_loss_falls(tmp_path):
 def test_lr_schedule_milestones():
     budget = tiny_budget(100)
     assert [budget.lr_factor(s, 100) for s in (0, 34, 35, 69, 70, 99)] == [1, 1, 0.1, 0.1, pytest.approx(0.01), pytest.approx(0.01)]
-    assert Budget("p", "", batch_size=64, epochs=100).total_steps(60000) == 100 * (60000 // 64)
+    assert TrainingSchedule(batch_size=64, epochs=100).total_steps(60000) == 100 * (60000 // 64)
 
 
 class InterruptOnce(AE):

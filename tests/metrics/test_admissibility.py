@@ -3,7 +3,6 @@
 import json
 import sys
 import types
-from dataclasses import replace
 
 import pytest
 import torch
@@ -33,7 +32,7 @@ def pixel_fade(shape=(1, 32, 32)):
 
 
 def make_ctx(model, data, tmp_path, pair=PAIRS["lines"]):
-    budget = replace(BUDGETS["smoke"], path_pairs=6, eval_images=32)
+    budget = BUDGETS["smoke"].with_settings(path_pairs=6, eval_images=32)
     return MetricContext(model=model, pair=pair, train_domain=data, novel_domain=data, budget=budget, seed=0, cache_dir=tmp_path)
 
 

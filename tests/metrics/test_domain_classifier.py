@@ -3,7 +3,6 @@ all-bright noise), is deterministic and independent of the run seed, is cached o
 and training setup (a second context loads it), trains once under concurrent requests, exposes
 last-hidden-layer features, and does not exist for single-domain pairs."""
 
-import dataclasses
 import threading
 import time
 
@@ -50,7 +49,7 @@ class CpuModel(nn.Module):
 
 
 def make_ctx(cache_dir, steps=STEPS, seed=3, train=DARK, novel=BRIGHT, pair_novel="bright"):
-    budget = dataclasses.replace(BUDGETS["smoke"], classifier_steps=steps, eval_images=32)
+    budget = BUDGETS["smoke"].with_settings(classifier_steps=steps, eval_images=32)
     pair = PairSpec("dark-bright", train.name, pair_novel, "test pair")
     return MetricContext(CpuModel(), pair, train, novel, budget, seed, cache_dir)
 

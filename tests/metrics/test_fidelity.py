@@ -4,7 +4,6 @@ an inverter and a sampler. FID runs through the real pipeline with a tiny determ
 extractor (the Inception weights are not needed; the missing-weights path is tested separately).
 """
 
-import dataclasses
 
 import pytest
 import torch
@@ -93,7 +92,7 @@ def uniform_domain(name, low, high, n_train, n_test, shape, seed, labels=None):
 
 
 def make_ctx(model, train, novel, cache_dir, fid_images, pairing="same-class", seed=0, steps=8, require_fid=False):
-    budget = dataclasses.replace(BUDGETS["smoke"], fid_images=fid_images, eval_images=16, classifier_steps=steps)
+    budget = BUDGETS["smoke"].with_settings(fid_images=fid_images, eval_images=16, classifier_steps=steps)
     pair = PairSpec("fake", train.name, novel.name, "test pair")
     return MetricContext(model, pair, train, novel, budget, seed, cache_dir, pairing=pairing, require_fid=require_fid)
 

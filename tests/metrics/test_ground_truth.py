@@ -58,7 +58,7 @@ def pole():
 
 
 def make_ctx(model, data, tmp_path, pairs=8):
-    budget = replace(BUDGETS["smoke"], path_pairs=pairs, eval_images=None)
+    budget = BUDGETS["smoke"].with_settings(path_pairs=pairs, eval_images=None)
     return MetricContext(model=model, pair=PAIRS[data.name], train_domain=data, novel_domain=data, budget=budget, seed=0, cache_dir=tmp_path)
 
 

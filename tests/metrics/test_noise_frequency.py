@@ -1,7 +1,6 @@
 """Noise-frequency curves: the noise generator and the metric on models whose curve is known."""
 
 import json
-from dataclasses import replace
 
 import pytest
 import torch
@@ -42,7 +41,7 @@ def lines():
 
 
 def make_ctx(model, data, tmp_path, **budget):
-    b = replace(BUDGETS["smoke"], **{"noise_trials": 4, "eval_images": 32, **budget})
+    b = BUDGETS["smoke"].with_settings(**{"noise_trials": 4, "eval_images": 32, **budget})
     return MetricContext(model=model, pair=PAIRS["lines"], train_domain=data, novel_domain=data, budget=b, seed=0, cache_dir=tmp_path, artifacts_dir=tmp_path)
 
 

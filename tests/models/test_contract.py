@@ -20,7 +20,8 @@ TRAINABLE = [n for n in ALL if registry.get(n).trainable and registry.get(n).tra
 
 def _pure_gan(model) -> bool:
     """A generative adversarial model with a GAN-inversion phase (no reconstruction loss)."""
-    return model.generative and model.adversarial and model.extra_training_steps(BUDGETS["smoke"]) > 0
+    model.plan_training(1, BUDGETS["smoke"].training.inversion_iterations)
+    return model.generative and model.adversarial and model.extra_training_steps() > 0
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -29,7 +30,7 @@ def test_encode_decode_and_interpolation_endpoints(name, shape):
     torch.manual_seed(0)
     cls = registry.get(name)
     model = cls(cls.Config(), shape).eval()
-    model.configure_evaluation(BUDGETS["smoke"])  # GAN inversion: the smoke budget's few refinement steps
+    model.configure_evaluation(BUDGETS["smoke"].evaluation.refine_steps)  # GAN inversion: the smoke budget's few refinement steps
     x = torch.rand(4, *shape)
     with torch.no_grad():
         z = model.encode(x)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from bench.budgets import BUDGETS, Budget
+from bench.budgets import BUDGETS, TrainingSchedule
 from bench.trainer import Trainer
 from models import registry
 from models.base import TrainBatch
@@ -88,8 +88,7 @@ def _count_steps(opt):
 
 def test_five_critic_updates_per_generator_update_and_no_inversion_in_the_main_phase():
     m = model()
-    m.plan_training(100, None)
-    m.extra_training_steps(Budget("t", "t", batch_size=4, steps=1, inversion_iterations=7))
+    m.plan_training(100, inversion_iterations=7)
     m.optimizers = m.configure_optimizers()
     counts = {k: _count_steps(opt) for k, opt in m.optimizers.items()}
     gen_weights = [p.detach().clone() for p in m.generator.parameters()]
@@ -110,8 +109,8 @@ def test_five_critic_updates_per_generator_update_and_no_inversion_in_the_main_p
 
 def test_inversion_phase_trains_only_the_inversion_network_and_its_mse_falls():
     m = model()
-    m.plan_training(1, None)
-    assert m.extra_training_steps(Budget("t", "t", batch_size=16, steps=1, inversion_iterations=40)) == 40
+    m.plan_training(1, inversion_iterations=40)
+    assert m.extra_training_steps() == 40
     m.optimizers = m.configure_optimizers()
     gen, x = torch.Generator().manual_seed(0), images(16)
     m.train_step(TrainBatch(x, None, gen), 0)  # the main phase: gives the generator batch-norm statistics
@@ -140,10 +139,10 @@ def test_sample_is_images_in_unit_range_and_reproducible():
 def test_encode_is_inversion_network_then_refinement_with_the_budgets_steps():
     m = model().eval()
     assert m.refine_steps == PAPER_REFINE_STEPS
-    m.configure_evaluation(BUDGETS["smoke"])
-    assert m.refine_steps == BUDGETS["smoke"].refine_steps
+    m.configure_evaluation(BUDGETS["smoke"].evaluation.refine_steps)
+    assert m.refine_steps == BUDGETS["smoke"].evaluation.refine_steps
     pinned = model(refine_steps=3)
-    pinned.configure_evaluation(BUDGETS["smoke"])
+    pinned.configure_evaluation(BUDGETS["smoke"].evaluation.refine_steps)
     assert pinned.refine_steps == 3  # the hyperparameter wins over the budget
     m.refine_steps = 4
     x = torch.rand(3, *SHAPE)
@@ -179,8 +178,8 @@ def _fit(tmp_path, stop_at=None):
             return original(batch, step)
 
         m.train_step = train_step
-    budget = Budget("t", "t", batch_size=4, steps=1, log_every=1, checkpoint_every=4, checkpoint_seconds=1e9, inversion_iterations=3)
-    trainer = Trainer(m, images(8), budget, torch.device("cpu"), tmp_path / "ckpt.pt", seed=0, config_hash="h", progress=False)
+    schedule = TrainingSchedule(batch_size=4, steps=1, log_every=1, checkpoint_every=4, checkpoint_seconds=1e9, inversion_iterations=3)
+    trainer = Trainer(m, images(8), schedule, torch.device("cpu"), tmp_path / "ckpt.pt", seed=0, config_hash="h", progress=False)
     return m, trainer.fit()
 
 
