@@ -23,9 +23,7 @@ import torch
 from bench import data as data_layer
 from bench.paths import cache_dir as default_cache_dir
 from bench.progress import progress_bar
-from metrics.base import MetricContext, MetricSkipped, all_metrics, get_metrics
-
-ORACLE_SUFFIX = "_oracle"
+from metrics.base import ORACLE_SUFFIX, MetricContext, MetricSkipped, all_metrics, get_metrics
 
 
 def evaluate(ctx: MetricContext, names: Optional[list] = None) -> tuple:
@@ -54,6 +52,9 @@ def evaluate(ctx: MetricContext, names: Optional[list] = None) -> tuple:
             skipped[spec.name] = str(exc)
             continue
         seconds = round(time.perf_counter() - start, 4)
+        undeclared = sorted(set(values) - set(spec.keys))
+        if undeclared:
+            raise ValueError(f"metric {spec.name!r} returned keys {undeclared} that it does not declare; add them to register_metric(keys=...)")
         for key, value in values.items():
             entry = value.to_dict()
             if not math.isfinite(entry["value"]):  # undefined (e.g. every path constant): JSON null

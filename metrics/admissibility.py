@@ -124,6 +124,12 @@ def _nanmean(t: torch.Tensor) -> float:
     "admissibility",
     "AEAI admissibility of novel-domain interpolation paths: boundary, smoothness, monotonicity, credibility",
     revision=2,  # 2: a path that does not move scores monotonicity 0 (1 scored it 1, the best value)
+    keys={
+        "adm_boundary_l2": ("lower", "boundary L2"),
+        "adm_smoothness": ("lower", "path smoothness"),
+        "adm_monotonicity": ("higher", "monotone steps (fraction)"),
+        "adm_credibility": ("higher", "credibility P(novel)"),
+    },
 )
 @torch.no_grad()
 def admissibility_metric(ctx) -> dict:

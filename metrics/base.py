@@ -1,7 +1,9 @@
 """The metric registry and the context every metric receives.
 
 A metric is a function `fn(ctx) -> {key: MetricValue}` registered with `@register_metric(name,
-applies=..., revision=...)`. It may only use the model's public interface (`encode` through `ctx.encode`,
+description, applies=..., revision=..., keys={key: (direction, label)})`: it declares every key it
+returns, which way is better ("lower", "higher", or None for a descriptive number) and the label
+tables show, so `bench publish` needs nothing but the registry to present a new metric. It may only use the model's public interface (`encode` through `ctx.encode`,
 `decode`, `interpolate`, `sample`) and the data in the context: metrics never import models.
 `bench.scoring` times each metric and writes `{value, protocol, seconds, details}` per key into
 `metrics.json`. A metric that cannot run here (missing weights, a pair without labels) raises
@@ -51,6 +53,10 @@ class MetricValue:
         return out
 
 
+LOWER, HIGHER = "lower", "higher"  # which way is better; None: a descriptive number
+ORACLE_SUFFIX = "_oracle"  # appended to every key scored with `bench evaluate --encoder oracle`
+
+
 @dataclass(frozen=True)
 class MetricSpec:
     name: str
@@ -58,6 +64,7 @@ class MetricSpec:
     applies: Callable  # ctx -> bool
     description: str
     revision: int = 1
+    keys: dict = field(default_factory=dict)  # {key: (direction, label)} of the values it returns
 
 
 _METRICS: dict = {}
@@ -65,20 +72,49 @@ _ORDER: dict = {}  # name -> sort key: registry order does not depend on which m
 FIRST_MODULE = "metrics.reconstruction"  # the headline metric; the noise-frequency reference reuses it
 
 
-def register_metric(name: str, description: str, applies: Callable = lambda ctx: True, revision: int = 1):
+def register_metric(name: str, description: str, applies: Callable = lambda ctx: True, revision: int = 1, *, keys: dict):
+    """Register `fn(ctx) -> {key: MetricValue}` as metric `name`; `keys` declares each key it
+    returns as (direction, label): direction "lower" or "higher" (which way is better) or None."""
     if not name or not name.replace("_", "").isalnum() or name != name.lower():
         raise ValueError(f"metric names are lower-case words joined by '_', got {name!r}")
     if not isinstance(revision, int) or revision < 1:
         raise ValueError(f"metric {name!r}: revision must be a positive integer, got {revision!r}")
+    _check_keys(name, keys)
 
     def wrap(fn):
         if name in _METRICS:
             raise ValueError(f"metric {name!r} is registered twice")
-        _METRICS[name] = MetricSpec(name, fn, applies, description, revision)
+        taken = {key: other.name for other in _METRICS.values() for key in other.keys}
+        clash = sorted(key for key in keys if key in taken)
+        if clash:
+            raise ValueError(f"metric {name!r}: keys {clash} are already returned by metric {taken[clash[0]]!r}")
+        _METRICS[name] = MetricSpec(name, fn, applies, description, revision, dict(keys))
         _ORDER[name] = (fn.__module__ != FIRST_MODULE, fn.__module__, len(_ORDER))
         return fn
 
     return wrap
+
+
+def _check_keys(name: str, keys) -> None:
+    if not isinstance(keys, dict) or not keys:
+        raise ValueError(f"metric {name!r}: keys must declare every key it returns, as {{key: (direction, label)}}")
+    for key, declared in keys.items():
+        ok = isinstance(key, str) and isinstance(declared, tuple) and len(declared) == 2
+        if not ok or declared[0] not in (LOWER, HIGHER, None) or not isinstance(declared[1], str):
+            raise ValueError(f"metric {name!r}: key {key!r} is declared as {declared!r}; expected (\"lower\" | \"higher\" | None, label)")
+        if key.endswith(ORACLE_SUFFIX):
+            raise ValueError(f"metric {name!r}: key {key!r} ends with {ORACLE_SUFFIX!r}, which the oracle encoder appends")
+
+
+def registered_keys() -> dict:
+    """{key: (direction, label)} of every metric registered so far, in registration order,
+    without importing the built-in modules (`metric_keys()` for all of them)."""
+    return {key: declared for spec in _METRICS.values() for key, declared in spec.keys.items()}
+
+
+def metric_keys() -> dict:
+    """{key: (direction, label)} of every registered metric, in registry order."""
+    return {key: declared for spec in all_metrics().values() for key, declared in spec.keys.items()}
 
 
 _loaded = False

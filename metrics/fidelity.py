@@ -69,13 +69,22 @@ def fid_score(ctx, extractor: FeatureExtractor) -> MetricValue:
     return MetricValue(value, protocol)
 
 
-@register_metric("fid", "FID (pytorch-fid Inception pool3) of generated images vs novel-domain test images (paper Table 2)")
+@register_metric(
+    "fid",
+    "FID (pytorch-fid Inception pool3) of generated images vs novel-domain test images (paper Table 2)",
+    keys={"fid": ("lower", "FID (Inception)")},
+)
 def fid_metric(ctx) -> dict:
     extractor = inception_extractor(ctx)  # first: a missing weights file skips before any work
     return {"fid": fid_score(ctx, extractor)}
 
 
-@register_metric("fid_domain", "Fréchet distance on domain-classifier features (offline; not the paper's FID)", applies=two_domains)
+@register_metric(
+    "fid_domain",
+    "Fréchet distance on domain-classifier features (offline; not the paper's FID)",
+    applies=two_domains,
+    keys={"fid_domain": ("lower", "domain FID")},
+)
 def fid_domain_metric(ctx) -> dict:
     classifier = get_domain_classifier(ctx)
     ref, ref_what = reference_images(ctx)
@@ -92,7 +101,15 @@ def fid_domain_metric(ctx) -> dict:
     return {"fid_domain": MetricValue(value, protocol)}
 
 
-@register_metric("misclassification", "% of generated images the domain classifier assigns to the training domain (paper Table 2)", applies=two_domains)
+@register_metric(
+    "misclassification",
+    "% of generated images the domain classifier assigns to the training domain (paper Table 2)",
+    applies=two_domains,
+    keys={
+        "misclassification": ("lower", "misclassified as training domain (%)"),
+        "domain_classifier_accuracy": (None, "domain classifier accuracy (%)"),
+    },
+)
 def misclassification_metric(ctx) -> dict:
     classifier = get_domain_classifier(ctx)
     images = generated_images(ctx)

@@ -205,7 +205,16 @@ def _applies_gt(ctx) -> bool:
     return ctx.novel_domain.name in RENDERERS and ctx.novel_domain.test.params is not None
 
 
-@register_metric("ground_truth", "Interpolants vs ground-truth renders on synthetic domains (AEAI pole figures): MSE vs alpha and interval, predicted alpha", applies=_applies_gt)
+@register_metric(
+    "ground_truth",
+    "Interpolants vs ground-truth renders on synthetic domains (AEAI pole figures): MSE vs alpha and interval, predicted alpha",
+    applies=_applies_gt,
+    keys={
+        "gt_mse_mean": ("lower", "ground-truth MSE, mean"),
+        "gt_mse_peak": ("lower", "ground-truth MSE, peak over alpha"),
+        "alpha_error_median": ("lower", "alpha error, median"),
+    },
+)
 @torch.no_grad()
 def ground_truth_metric(ctx, grid_spec=None) -> dict:
     """gt_mse_mean, gt_mse_peak and alpha_error_median (see the module docstring)."""
@@ -296,7 +305,15 @@ def ground_truth_metric(ctx, grid_spec=None) -> dict:
     }
 
 
-@register_metric("acai_lines", "ACAI's lines scores: mean cosine distance to the closest true line and angle smoothness", applies=lambda ctx: ctx.novel_domain.name == "lines")
+@register_metric(
+    "acai_lines",
+    "ACAI's lines scores: mean cosine distance to the closest true line and angle smoothness",
+    applies=lambda ctx: ctx.novel_domain.name == "lines",
+    keys={
+        "lines_mean_distance": ("lower", "ACAI mean distance"),
+        "lines_smoothness": ("lower", "ACAI smoothness"),
+    },
+)
 @torch.no_grad()
 def acai_lines_metric(ctx, grid_spec=None) -> dict:
     """lines_mean_distance and lines_smoothness (see the module docstring)."""

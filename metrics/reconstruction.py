@@ -79,7 +79,15 @@ def shared_recon_l2(ctx, key: str) -> float:
     return _shared_reconstruction(ctx, key)["l2"]
 
 
-@register_metric("recon", "Reconstruction L2 on the test splits of both domains (paper Table 1 definition)")
+@register_metric(
+    "recon",
+    "Reconstruction L2 on the test splits of both domains (paper Table 1 definition)",
+    keys={
+        "recon_l2_novel": ("lower", "recon L2, novel domain"),
+        "recon_l2_train": ("lower", "recon L2, training domain"),
+        "recon_spread_novel": (None, "recon spread / input spread, novel (collapse below 0.1)"),
+    },
+)
 def reconstruction_metric(ctx) -> dict:
     """recon_l2_train / recon_l2_novel through the evaluation's encoder (a GAN's inversion, or the
     oracle encoder when selected), and the collapse diagnostic recon_spread_novel."""

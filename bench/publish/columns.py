@@ -27,35 +27,28 @@ import math
 from typing import Iterable, Optional
 
 from bench import data as data_layer
+from metrics.base import HIGHER, LOWER, ORACLE_SUFFIX
 
-LOWER, HIGHER = "lower", "higher"
 COMPETITOR = "competitor"
 REFERENCE = "reference"
 ORACLE = "oracle"
-ORACLE_SUFFIX = "_oracle"  # keys `bench evaluate --encoder oracle` adds
 
-# key: (which way is better (None: descriptive, no better side), label). The order is the
-# column order of the tables after the headline metric.
-METRICS = {
-    "fid": (LOWER, "FID (Inception)"),
-    "fid_domain": (LOWER, "domain FID"),
-    "misclassification": (LOWER, "misclassified as training domain (%)"),
-    "recon_l2_novel": (LOWER, "recon L2, novel domain"),
-    "recon_l2_train": (LOWER, "recon L2, training domain"),
-    "gt_mse_mean": (LOWER, "ground-truth MSE, mean"),
-    "gt_mse_peak": (LOWER, "ground-truth MSE, peak over alpha"),
-    "alpha_error_median": (LOWER, "alpha error, median"),
-    "lines_mean_distance": (LOWER, "ACAI mean distance"),
-    "lines_smoothness": (LOWER, "ACAI smoothness"),
-    "adm_boundary_l2": (LOWER, "boundary L2"),
-    "adm_smoothness": (LOWER, "path smoothness"),
-    "adm_monotonicity": (HIGHER, "monotone steps (fraction)"),
-    "adm_credibility": (HIGHER, "credibility P(novel)"),
-    "recon_spread_novel": (None, "recon spread / input spread, novel (collapse below 0.1)"),
-    "noise_l2_mean": (None, "noise recon L2, mean over f"),
-    "noise_l2_min": (None, "noise recon L2, min over f"),
-    "domain_classifier_accuracy": (None, "domain classifier accuracy (%)"),
-}
+# The column order of the tables after the headline metric. Direction and label are each metric's
+# own declaration (`register_metric(keys=...)`, read through the registry); keys of metrics not
+# named here (a new module, a plug-in) follow in registry order.
+COLUMN_ORDER = (
+    "fid", "fid_domain", "misclassification", "recon_l2_novel", "recon_l2_train", "gt_mse_mean",
+    "gt_mse_peak", "alpha_error_median", "lines_mean_distance", "lines_smoothness", "adm_boundary_l2",
+    "adm_smoothness", "adm_monotonicity", "adm_credibility", "recon_spread_novel", "noise_l2_mean",
+    "noise_l2_min", "domain_classifier_accuracy",
+)
+
+
+def declared_keys() -> dict:
+    """{key: (direction, label)} of every registered metric (plug-ins loaded so far included)."""
+    from metrics.base import metric_keys, registered_keys
+
+    return {**metric_keys(), **registered_keys()}
 
 # A model whose novel-domain reconstructions spread less than this fraction of the inputs' spread
 # returns (nearly) one image for every input: its row is marked collapsed (metrics/reconstruction.py).
@@ -79,11 +72,11 @@ def _base(key: str) -> str:
 
 def direction(key: str) -> Optional[str]:
     """"lower", "higher" or None (no better side) for a metric key (oracle keys as their base)."""
-    return METRICS.get(_base(key), (None, ""))[0]
+    return declared_keys().get(_base(key), (None, ""))[0]
 
 
 def label(key: str) -> str:
-    text = METRICS.get(_base(key), (None, key))[1]
+    text = declared_keys().get(_base(key), (None, key))[1]
     return text + (" (oracle encoder)" if key.endswith(ORACLE_SUFFIX) else "")
 
 
@@ -108,11 +101,11 @@ GROUND_TRUTH_FIRST = ("lines_mean_distance", "lines_smoothness", "gt_mse_mean", 
 
 
 def ordered_metrics(keys: Iterable[str], headline: Optional[str] = None, pair: Optional[str] = None) -> list:
-    """Metric keys in table order: the headline, the known keys in METRICS order (each followed by
-    its oracle-encoder variant; on single-domain pairs the ground-truth scores come first), then
-    any other key by name."""
+    """Metric keys in table order: the headline, the declared keys in COLUMN_ORDER, then in
+    registry order (each followed by its oracle-encoder variant; on single-domain pairs the
+    ground-truth scores come first), then any other key by name."""
     keys = set(keys)
-    order = list(METRICS)
+    order = list(COLUMN_ORDER) + [k for k in declared_keys() if k not in COLUMN_ORDER]
     if pair is not None and data_layer.get_pair(pair).train == data_layer.get_pair(pair).novel:
         order = list(GROUND_TRUTH_FIRST) + [k for k in order if k not in GROUND_TRUTH_FIRST]
     known = [k for base in order for k in (base, base + ORACLE_SUFFIX) if k in keys]

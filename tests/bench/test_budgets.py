@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 import torch
 
-import bench
 from bench.budgets import BUDGETS, Budget, EvaluationProtocol, TrainingSchedule, budget_from_record
 from metrics.base import MetricContext
 

@@ -26,8 +26,9 @@ def _context(tmp_path, warnings, model_name="pixel-fade", encoder="model"):
     return MetricContext(model, pair, train, novel, BUDGETS["smoke"], seed=3, cache_dir=tmp_path, encoder=encoder, warn=warnings.append)
 
 
-def _install(monkeypatch, name, fn, applies=lambda ctx: True):
-    monkeypatch.setitem(metric_base._METRICS, name, MetricSpec(name, fn, applies, "test metric"))
+def _install(monkeypatch, name, fn, applies=lambda ctx: True, keys=("const_a",)):
+    declared = {key: ("lower", key) for key in keys}
+    monkeypatch.setitem(metric_base._METRICS, name, MetricSpec(name, fn, applies, "test metric", keys=declared))
 
 
 def test_a_skipped_metric_warns_once_and_the_others_still_run(tmp_path, monkeypatch):
@@ -172,3 +173,37 @@ def test_generalization_rows_use_the_encoder_and_the_oracle(finished_lines_run):
     with torch.no_grad():
         assert torch.allclose(rows[4], model.reconstruct(rows[3]).clamp(0, 1), atol=1e-5)
     assert not torch.allclose(rows[5], rows[4])  # the oracle optimises its own latents
+
+
+def test_a_metric_declares_its_keys_and_publish_presents_them_from_the_registry(monkeypatch):
+    from bench.publish import columns
+
+    monkeypatch.setattr(metric_base, "_METRICS", dict(metric_base._METRICS))
+    monkeypatch.setattr(metric_base, "_ORDER", dict(metric_base._ORDER))
+    metric_base.register_metric("sharpness", "a plug-in metric", keys={"sharpness_mean": ("higher", "sharpness, mean")})(lambda ctx: {})
+    assert columns.direction("sharpness_mean") == "higher" and columns.arrow("sharpness_mean") == "↑"
+    assert columns.label("sharpness_mean_oracle") == "sharpness, mean (oracle encoder)"
+    order = columns.ordered_metrics(["sharpness_mean", "fid", "zzz_undeclared"])
+    assert order == ["fid", "sharpness_mean", "zzz_undeclared"]  # declared keys before undeclared ones
+    # the built-ins' declarations are what the tables always showed
+    assert columns.direction("adm_monotonicity") == "higher" and columns.label("fid") == "FID (Inception)"
+    assert columns.direction("noise_l2_mean") is None
+
+
+@pytest.mark.parametrize("keys, problem", [
+    (None, "keys must declare"),
+    ({"a": ("up", "A")}, "expected"),
+    ({"a_oracle": ("lower", "A")}, "oracle encoder appends"),
+    ({"fid": ("lower", "again")}, "already returned by metric 'fid'"),
+])
+def test_bad_key_declarations_are_refused(monkeypatch, keys, problem):
+    monkeypatch.setattr(metric_base, "_METRICS", dict(metric_base._METRICS))
+    metric_base.all_metrics()
+    with pytest.raises(ValueError, match=problem):
+        metric_base.register_metric("new_metric", "d", keys=keys)(lambda ctx: {})
+
+
+def test_a_metric_returning_an_undeclared_key_is_stopped(tmp_path, monkeypatch):
+    _install(monkeypatch, "sloppy", lambda ctx: {"const_a": MetricValue(1.0, {}), "surprise": MetricValue(2.0, {})})
+    with pytest.raises(ValueError, match=r"'sloppy' returned keys \['surprise'\]"):
+        evaluate(_context(tmp_path, []), ["sloppy"])
