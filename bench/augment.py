@@ -55,8 +55,8 @@ from typing import Iterable, Optional
 import torch
 import torch.nn.functional as F
 
+from bench import randomness
 from bench.augment_color import color_jitter
-
 from bench.errors import BenchError, did_you_mean
 
 FAMILIES = ("rotate", "translate", "scale", "shear", "color")
@@ -212,7 +212,7 @@ def _check_generator(generator: Optional[torch.Generator], device: torch.device)
 
 def make_generator(seed: int, device="cpu") -> torch.Generator:
     """A seeded torch.Generator on `device` (CUDA data needs a CUDA generator)."""
-    return torch.Generator(device=torch.device(device)).manual_seed(int(seed))
+    return randomness.seeded(seed, device)
 
 
 def mix(p1: AugParams, p2: AugParams, alpha) -> AugParams:

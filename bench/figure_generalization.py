@@ -15,11 +15,12 @@ import torch
 from torchvision.utils import make_grid
 
 from bench import data as data_layer
+from bench import randomness
 from bench.atomic import atomic_path
 from bench.errors import BenchError
 from bench.grids import FITTED_BOX
-from bench.loading import load_run
 from bench.budgets import budget_from_record
+from bench.loading import load_run
 from models.inversion import oracle_encode
 
 ROWS = (
@@ -42,7 +43,7 @@ def generalization_rows(model, record, data_dir, n: int, seed: int = 0) -> list:
     device = model.device
     x_train = train.test.images[:n].to(device).float() / 255
     x_novel = novel.test.images[:n].to(device).float() / 255
-    gen = torch.Generator(device="cpu").manual_seed(seed)
+    gen = randomness.seeded(seed)
     if model.generative:
         samples = model.sample(n, generator=gen).float()
     else:

@@ -25,6 +25,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from bench import randomness
 from bench.errors import BenchError
 from bench.progress import progress_bar
 
@@ -187,7 +188,7 @@ def sample_pairs(num_seeds: int, n: int, alpha_mode: str = "uniform", seed: int 
         raise BenchError(f"Few-shot generation needs at least 2 seed images (got {num_seeds}): every generated image blends two different seeds.")
     if n < 1:
         raise BenchError(f"-n {n}: the number of images to generate must be at least 1.")
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = randomness.seeded(seed)
     index_a = torch.randint(num_seeds, (n,), generator=gen)
     index_b = torch.randint(num_seeds - 1, (n,), generator=gen)
     index_b = index_b + (index_b >= index_a).long()  # skip index_a: uniform over the other seeds

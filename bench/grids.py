@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from torchvision.utils import save_image
 
+from bench import randomness
 from bench.atomic import atomic_path
 
 # savefig arguments for labelled image grids drawn with matplotlib: the saved box is fitted to what
@@ -57,7 +58,7 @@ def write_run_grids(model, train_domain, novel_domain, out_dir: Path, n: int = 8
         save_grid(grid, path, nrow=x.shape[0])
         written.append(path)
     if getattr(model, "generative", False):
-        gen = torch.Generator(device="cpu").manual_seed(0)
+        gen = randomness.sample_grid_generator()
         path = Path(out_dir) / "samples.png"
         save_grid(model.sample(n * n, generator=gen), path, nrow=n)
         written.append(path)

@@ -22,6 +22,7 @@ from typing import Optional
 import torch
 
 from bench import data as data_layer
+from bench import randomness
 from bench.atomic import check_room, ensure_writable_dir, torch_save
 from bench.budgets import Budget
 from bench.data.pairs import PairSpec
@@ -221,7 +222,7 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
         read_checkpoint(ckpt_path, record["config_hash"])  # refuse before anything is written
     write_record(run_dir, record)
 
-    torch.manual_seed(seed)
+    randomness.seed_model_init(seed)
     reset_peak_rss()  # so each run records its own peak, not the process's (`peak_rss_mib`)
     if opts.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(opts.device)

@@ -7,7 +7,7 @@ from typing import Optional
 
 from bench.errors import BenchError
 
-MAX_SEED = 2**32 - 1  # seeds feed torch generators as seed * 1_000_003 + epoch, which must fit 64 bits
+MAX_SEED = 2**32 - 1  # epoch orders are seeded with seed * 1_000_003 + epoch (bench.randomness), which must fit 64 bits
 MAX_SEED_COUNT = 1000
 
 

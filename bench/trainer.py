@@ -28,6 +28,7 @@ from bench.augment import AugmentationEngine
 from bench.budgets import TrainingSchedule
 from bench.devices import full_fp32
 from bench.errors import BenchError
+from bench import randomness
 from bench.progress import progress_bar
 from models.base import TrainBatch
 
@@ -116,8 +117,7 @@ def uncompile_train_step(model) -> None:
 
 
 def _epoch_permutation(n: int, seed: int, epoch: int, device) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    return torch.randperm(n, generator=gen).to(device)
+    return torch.randperm(n, generator=randomness.epoch_order_generator(seed, epoch)).to(device)
 
 
 class Trainer:
@@ -186,7 +186,7 @@ class Trainer:
         total = main_steps + model.extra_training_steps()
         model.optimizers = model.configure_optimizers()
         base_lrs = {k: [g["lr"] for g in opt.param_groups] for k, opt in model.optimizers.items()}
-        generator = torch.Generator(device=device).manual_seed(self.seed)
+        generator = randomness.training_generator(self.seed, device)
         engine = augmentation_engine(model, tuple(self.images.shape[1:]), self.padding)
 
         start, history, elapsed = 0, [], 0.0

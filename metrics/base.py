@@ -16,7 +16,6 @@ older revision are published apart from the current ones.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 import pkgutil
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import torch
 
+from bench import randomness
 from bench.budgets import Budget, EvaluationProtocol
 from bench.errors import BenchError
 from bench.progress import progress_bar
@@ -184,8 +184,7 @@ class MetricContext:
     def generator(self, purpose: str, device=None) -> torch.Generator:
         """A torch generator seeded from the run seed and the purpose: metrics are reproducible
         and independent of the order they run in."""
-        digest = int.from_bytes(hashlib.sha256(f"{self.seed}:{purpose}".encode()).digest()[:6], "little")
-        return torch.Generator(device=device or "cpu").manual_seed(digest)
+        return randomness.generator(self.seed, purpose, device)
 
     def test_images(self, which: str, n: Optional[int] = None) -> torch.Tensor:
         """The first n test images of the "train" or "novel" domain as floats in [0, 1] on the

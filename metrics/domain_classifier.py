@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench import randomness
 from bench.atomic import file_lock, torch_save
 from metrics.base import MetricSkipped
 from models.backbones import make_encoder
@@ -108,10 +109,10 @@ def _train(image_shape, train_images: torch.Tensor, novel_images: torch.Tensor, 
     """`steps` Adam updates of balanced batches; deterministic given the seed (weights are
     initialised on the CPU, so the start is the same on every device)."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        randomness.seed_model_init(seed)
         net = make_encoder(image_shape, 2)
     net = net.to(device).train()
-    generator = torch.Generator().manual_seed(seed)
+    generator = randomness.seeded(seed)
     optimizer = torch.optim.Adam(net.parameters(), lr=LR)
     half = BATCH_SIZE // 2
     targets = torch.cat([torch.zeros(half, dtype=torch.long), torch.ones(half, dtype=torch.long)]).to(device)

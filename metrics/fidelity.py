@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import torch
 
+from bench import randomness
 from metrics.base import MetricValue, register_metric
 from metrics.domain_classifier import applies as two_domains
 from metrics.domain_classifier import get_domain_classifier
@@ -39,7 +40,7 @@ def reference_images(ctx) -> tuple:
     """(uint8 images, description): the novel test images FID compares against."""
     split = ctx.novel_domain.test
     n = min(len(split), ctx.evaluation.fid_images)
-    index = torch.randperm(len(split), generator=torch.Generator().manual_seed(REFERENCE_SEED))[:n].sort().values
+    index = torch.randperm(len(split), generator=randomness.seeded(REFERENCE_SEED))[:n].sort().values
     what = (
         f"{n} of the {len(split)} {ctx.novel_domain.name} test images loaded ({ctx.test_split_note('novel')}), "
         f"drawn without replacement (fixed seed {REFERENCE_SEED})"

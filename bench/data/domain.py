@@ -7,10 +7,11 @@ draw batches by indexing: no per-sample Python in the hot loop.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
+from bench import randomness
+from bench.randomness import subset_seed
 from bench.lazy import lazy_module
 
 torch = lazy_module("torch")  # imported on first use: listing domains needs no torch
@@ -80,7 +81,7 @@ def stratified_order(labels: Optional[torch.Tensor], n: int, seed: int) -> torch
     K labels), the others (r + u) / c with one u ~ U(0, 1) per label (systematic proportional
     sampling: a prefix of length m holds about m * c / n items of each label). Unlabelled items
     are one label."""
-    generator = torch.Generator().manual_seed(seed)
+    generator = randomness.seeded(seed)
     labels = torch.zeros(n, dtype=torch.int64) if labels is None else labels.detach().cpu().to(torch.int64)
     permutation = torch.randperm(n, generator=generator)
     shuffled = labels[permutation]
@@ -94,11 +95,6 @@ def stratified_order(labels: Optional[torch.Tensor], n: int, seed: int) -> torch
     first_key = torch.rand(n, generator=generator, dtype=torch.float64) - 1.0  # in [-1, 0)
     key = torch.where(rank == 0, first_key, (rank.double() + offset[inverse]) / counts[inverse].double())
     return permutation[torch.argsort(key, stable=True)]
-
-
-def subset_seed(domain: str, split: str) -> int:
-    """The fixed seed of a domain split's evaluation subset (the same for every run and model)."""
-    return int.from_bytes(hashlib.sha256(f"{domain}:{split}:subset".encode()).digest()[:6], "little")
 
 
 @dataclass

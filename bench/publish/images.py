@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from torchvision.utils import make_grid
 
 from bench import data as data_layer
+from bench import randomness
 from bench.generate import few_shot_generate, interpolation_strip
 from bench.grids import FITTED_BOX, enlarged
 from bench.loading import load_run
@@ -52,7 +53,7 @@ def without_weights_note(runs, budget: str, chosen: dict) -> str:
 
 def fixed_pairs(split, count: int, seed: int = 0) -> list:
     """`count` (i, j) index pairs of different images, same label where there are labels."""
-    gen = torch.Generator().manual_seed(seed)
+    gen = randomness.seeded(seed)
     n = split.images.shape[0]
     pairs = []
     for i in torch.randperm(n, generator=gen).tolist():
