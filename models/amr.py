@@ -135,6 +135,10 @@ class AMR(LinearLatentAutoencoder):
             "d": adam(self.discriminator.parameters(), c.lr, (c.beta1, c.beta2), weight_decay=c.weight_decay),
         }
 
+    def step_phase(self, step: int) -> bool:
+        """Whether the autoencoder updates at `step` (every `g_every`-th step, as officially)."""
+        return step % self.config.g_every == 0
+
     def train_step(self, batch, step):
         c = self.config
         x = batch.x
@@ -145,7 +149,7 @@ class AMR(LinearLatentAutoencoder):
 
         # Generator: reconstruct, and make reconstructions and mixes look real.
         recon, adv = generator_losses(x, x_hat, self.discriminator(x_hat), self.discriminator(x_mix))
-        if step % c.g_every == 0:
+        if self.step_phase(step):
             opt_g = self.optimizers["g"]
             opt_g.zero_grad(set_to_none=True)
             (c.lam * recon + adv).backward(inputs=self.autoencoder_parameters())

@@ -103,8 +103,22 @@ class BenchModel(nn.Module):
     def train_step(self, batch: TrainBatch, step: int) -> dict:
         """One update; returns detached scalar tensors to log (no .item(): no host sync).
 
-        The reconstruction term is logged under the key "recon" (tests check that it falls)."""
+        The reconstruction term is logged under the key "recon" (tests check that it falls).
+
+        A step must be capturable as a CUDA graph (tests/models/test_graph_safe.py checks it on
+        the CPU for every registered model):
+        - no host syncs (`.item()`, `nonzero`, boolean masks, data-dependent shapes, `if tensor`);
+        - Python branches only on host integers, and declared: steps with the same
+          `step_phase(step)` launch the same operations on the same shapes and dtypes;
+        - randomness only from `batch.generator` (or the global RNG, checkpointed too);
+        - parameters and buffers updated in place, never replaced.
+        Optimizer steps are the trainer's concern (capturable fused Adam on CUDA)."""
         raise NotImplementedError
+
+    def step_phase(self, step: int):
+        """The host-side key of the branches `train_step` takes at `step` (hashable): a model
+        that updates one network every k-th step returns e.g. `step % k == 0`. Default: one phase."""
+        return 0
 
     # --- the interface metrics use ------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:

@@ -131,6 +131,11 @@ class WGANGP(BenchModel):
             "inversion": self.inversion.make_optimizer(c.inv_lr, c.inv_momentum),
         }
 
+    def step_phase(self, step: int):
+        if self.main_steps is not None and step >= self.main_steps:
+            return "inversion"
+        return "critic and generator" if (step + 1) % self.config.n_critic == 0 else "critic"
+
     def train_step(self, batch, step):
         if self.main_steps is not None and step >= self.main_steps:
             return self.inversion_step(len(batch), step - self.main_steps, batch.generator)
