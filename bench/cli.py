@@ -78,12 +78,13 @@ def _parse_metrics(spec: str):
 @_plugin_option()
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True, help="auto: bf16 autocast on CUDA, fp32 elsewhere; fp32 on CUDA also turns TF32 off.")
 @click.option("--compile", "compile_step", is_flag=True, help="torch.compile each model's training step (off by default: no gain measured yet; compare with `bench perf --compile`).")
+@click.option("--lanes", type=click.IntRange(min=1), default=1, show_default=True, help="Train up to N runs at once in this process, one update of each in turn; each run's results are those it has alone.")
 @click.option("--force", is_flag=True, help="Retrain runs that already finished or diverged (their files are replaced).")
 @click.option("--on-divergence", type=click.Choice(["skip", "stop"]), default="skip", show_default=True, help="When a run's loss or weights become non-finite it is recorded as diverged; skip: go on with the remaining runs; stop: end the invocation (exit 2).")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @click.option("--tensorboard", is_flag=True, help="Also write each run's logged losses as TensorBoard events in <run>/tensorboard/ (needs the tensorboard extra); <run>/losses.csv is always written.")
 @_metric_options
-def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, offline, download, out_dir, leaderboard_dir, overrides, plugins, precision, compile_step, force, on_divergence, no_progress, tensorboard, metrics_spec, pairing, require_fid):
+def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, offline, download, out_dir, leaderboard_dir, overrides, plugins, precision, compile_step, lanes, force, on_divergence, no_progress, tensorboard, metrics_spec, pairing, require_fid):
     """Train and score models on a pair; add the results to the pair's leaderboard."""
     from bench import api
 
@@ -106,6 +107,7 @@ def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, offline, do
         on_divergence=on_divergence,
         precision=precision,
         compile=compile_step,
+        lanes=lanes,
         tensorboard=tensorboard,
         pairing=pairing,
         require_fid=require_fid,

@@ -49,7 +49,8 @@ from bench.rundir import (
 )
 from bench.memory import peak_rss_mib, reset_peak_rss
 from bench.provenance import code_version, config_hash, device_description, library_versions
-from bench.trainer import Diverged, Trainer, read_checkpoint
+from bench.lanes import interleave
+from bench.trainer import Diverged, Trainer, finish, read_checkpoint
 from models import registry
 from models.config import apply_overrides, split_overrides
 
@@ -73,6 +74,7 @@ class RunOptions(ScoringOptions):
     metrics: Optional[list] = None  # None: every metric that applies
     compile: bool = False  # torch.compile the training steps (not part of the config hash, like precision)
     on_divergence: str = "skip"  # "skip": record it and go on; "stop": record it and end the invocation
+    lanes: int = 1  # runs trained at once in this process, their steps interleaved (bench.lanes)
     tensorboard: bool = False  # also write the logged losses as TensorBoard events (<run>/tensorboard/)
 
 
@@ -124,14 +126,20 @@ def run_benchmark(opts: RunOptions, echo=_log) -> list:
     rows = []
     leaderboard = Path(opts.leaderboard_dir) / f"{pair.name}.csv"
     planned = [(name, seed) for name in opts.models for seed in opts.seeds]
-    for i, (name, seed) in enumerate(planned):
-        train_images = images_by_domain[classes[name].trains_on]
-        row = run_one(classes[name], configs[name], pair, train_data, novel_data, train_images, seed, opts, echo)
+
+    def start(name, seed):
+        images = images_by_domain[classes[name].trains_on]
+        return lambda: run_steps(classes[name], configs[name], pair, train_data, novel_data, images, seed, opts, echo)
+
+    done = set()
+    for i, row in interleave([start(name, seed) for name, seed in planned], opts.lanes):
+        name, seed = planned[i]
+        done.add(i)
         rows.append(row)
         add_rows(leaderboard, [row])
         if row["status"] == "diverged" and opts.on_divergence == "stop":
             echo(format_results(rows))
-            not_run = ", ".join(f"{n} seed {s}" for n, s in planned[i + 1 :]) or "none"
+            not_run = ", ".join(f"{n} seed {s}" for j, (n, s) in enumerate(planned) if j not in done) or "none"
             raise BenchError(
                 f"{name} seed {seed} diverged at step {row['steps']}; --on-divergence stop ends this invocation here. "
                 f"The run is recorded as diverged in {Path(row['run_dir']) / 'metrics.json'} and in {leaderboard}. "
@@ -194,9 +202,16 @@ def _record(cls, config, pair, budget, seed, opts, image_shape) -> dict:
 
 
 def run_one(cls, config, pair, train_data, novel_data, train_images, seed, opts, echo) -> dict:
+    """Train (or resume, or reuse) and score one run; returns its leaderboard row."""
+    return finish(run_steps(cls, config, pair, train_data, novel_data, train_images, seed, opts, echo))
+
+
+def run_steps(cls, config, pair, train_data, novel_data, train_images, seed, opts, echo):
+    """`run_one` as a generator that yields after every training update (lanes interleave
+    these) and returns the row; the run directory stays locked until it ends or is closed."""
     run_dir = run_dir_for(opts.out_dir, pair.name, cls.name, seed)
     with lock_run_dir(run_dir):
-        return _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, opts, echo, run_dir)
+        return (yield from _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, opts, echo, run_dir))
 
 
 def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, opts, echo, run_dir) -> dict:
@@ -246,7 +261,7 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
             loss_log=LossLog(run_dir / LOSSES_FILE, run_dir / TENSORBOARD_DIR if opts.tensorboard else None),
         )
         try:
-            result = trainer.fit()
+            result = yield from trainer.steps()
         except Diverged as exc:
             echo(f"{cls.name} seed {seed}: {exc}; recorded as diverged.")
             payload = {

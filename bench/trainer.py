@@ -116,6 +116,15 @@ def uncompile_train_step(model) -> None:
     model.__dict__.pop("train_step", None)
 
 
+def finish(steps):
+    """Run a generator of steps (`Trainer.steps`, a run's steps) to its end; returns its value."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
+
+
 def _epoch_permutation(n: int, seed: int, epoch: int, device) -> torch.Tensor:
     return torch.randperm(n, generator=randomness.epoch_order_generator(seed, epoch)).to(device)
 
@@ -177,6 +186,12 @@ class Trainer:
 
     # --- the loop -----------------------------------------------------------------------------
     def fit(self) -> TrainResult:
+        """Train to the end of the schedule (from the checkpoint, when there is one)."""
+        return finish(self.steps())
+
+    def steps(self):
+        """The loop as a generator: yields after every update, so that several runs' steps can
+        be interleaved in one process (`bench run --lanes`); returns the TrainResult."""
         model, schedule, device = self.model, self.schedule, self.device
         n = self.images.shape[0]
         batch_size = min(schedule.batch_size, n)
@@ -239,6 +254,7 @@ class Trainer:
                 if done < total and (done % schedule.checkpoint_every == 0 or now - last_ckpt > schedule.checkpoint_seconds):
                     self._save(done, generator, history, elapsed + now - t0)
                     last_ckpt = now
+                yield done
             seconds = elapsed + time.perf_counter() - t0
             self._save(total, generator, history, seconds)
         finally:
