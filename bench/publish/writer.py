@@ -11,7 +11,8 @@ renames puts back what was already swapped. Other files in `<out>` (perf.md, per
 Deterministic: runs sorted, columns in a fixed order, floats as %.6g, no dates of generation,
 paths relative to the runs folder, PNGs without metadata; the same runs give the same bytes.
 Image figures load models and need the pair's data, so they are made only when asked
-(`images=ImageOptions(...)`); otherwise those already published for the pair are kept.
+(`images=ImageOptions(...)`); otherwise, and for a budget none of whose runs has weights, those
+already published for the pair are kept.
 """
 
 from __future__ import annotations
@@ -95,11 +96,14 @@ def build_pair(pair: str, runs: list, target: Path, previous: Optional[Path], im
             if draw(target / name):
                 made.append((name, caption))
         names = [f"{kind}_{slug}.png" for kind in IMAGE_FIGURES]
+        drawn = []
         if images is not None:
             from bench.publish.images import write_image_figures
 
-            names = write_image_figures(runs, pair, budget, images.data_dir, images.device, target, echo)
-        elif previous is not None:
+            drawn = write_image_figures(runs, pair, budget, images.data_dir, images.device, target, echo)
+        if drawn:
+            names = drawn
+        elif previous is not None:  # not asked to draw, or no run of this budget has weights: keep them
             for name in names:
                 if (previous / name).is_file():
                     shutil.copyfile(previous / name, target / name)

@@ -757,6 +757,11 @@ def test_images_draw_one_row_per_model_and_are_kept_without_images(tmp_path):
     publish_pair(tmp_path / "runs", "lines", out, echo=lambda m: None)
     assert (out / "lines" / "interpolations_smoke.png").read_bytes() == before
     assert "](few_shot_smoke.png)" in (out / "lines" / "README.md").read_text()
+    # --images again once the weights are gone (records only, as on a clone): the grids stay
+    (run_dir / "model.pt").unlink()
+    publish_pair(tmp_path / "runs", "lines", out, images=ImageOptions(tmp_path / "no-data-needed", "cpu"), echo=lambda m: None)
+    assert (out / "lines" / "interpolations_smoke.png").read_bytes() == before
+    assert "](few_shot_smoke.png)" in (out / "lines" / "README.md").read_text()
 
 
 def test_image_grids_draw_only_runs_that_have_weights(tmp_path):
