@@ -167,8 +167,12 @@ def split_by_revision(runs) -> tuple:
 
 def current_matrix_rows(table):
     """Boolean mask of the recon-matrix rows (bench/recon_matrix.py) of the current model and
-    subset revisions; rows written before those columns existed are revision 1."""
+    subset revisions; rows written before those columns existed are revision 1. A blank subset
+    revision is current only where the row's budget caps no split (nothing was drawn); rows merged
+    from before the column existed are blank too, and at a capping budget they are revision 1."""
     import pandas as pd
+
+    from bench.budgets import BUDGETS
 
     def column(name, default):
         values = table[name] if name in table.columns else pd.Series(default, index=table.index)
@@ -179,5 +183,6 @@ def current_matrix_rows(table):
     known = data_layer.domains()
     subset_now = max((known[c].subset_revision for c in table.columns if c in known), default=1)
     recorded = column("subset_revision", 1)
-    subset_ok = (recorded.isna() & ("subset_revision" in table.columns)) | (recorded == subset_now)
+    capped = table["budget"].astype(str).map(lambda b: BUDGETS[b].caps_a_split if b in BUDGETS else True)
+    subset_ok = (recorded == subset_now) | (recorded.isna() & ("subset_revision" in table.columns) & ~capped)
     return (model_ok & subset_ok).to_numpy()

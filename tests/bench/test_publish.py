@@ -823,6 +823,10 @@ def test_the_recon_heatmap_leaves_out_rows_of_an_earlier_model_or_test_subset_re
 
     assert current_matrix_rows(table).tolist() == [True, False, True, False]  # ae r1; vae's file-order subset
     assert current_matrix_rows(table.drop(columns=["model_revision", "subset_revision"])).tolist() == [False, False, False, False]
+    # rows merged from before the column existed are blank: revision 1 at a budget that caps the
+    # test split (quick), current at one that draws nothing (paper)
+    merged = table.assign(subset_revision=[2, 2, None, None], budget=["quick", "quick", "quick", "paper"])
+    assert current_matrix_rows(merged).tolist() == [True, False, False, True]
     drawn = {}
     monkey = pytest.MonkeyPatch()
     monkey.setattr(plots.sns, "heatmap", lambda grid, **kw: drawn.setdefault("grid", grid.copy()))
