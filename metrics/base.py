@@ -106,14 +106,9 @@ def _check_keys(name: str, keys) -> None:
             raise ValueError(f"metric {name!r}: key {key!r} ends with {ORACLE_SUFFIX!r}, which the oracle encoder appends")
 
 
-def registered_keys() -> dict:
-    """{key: (direction, label)} of every metric registered so far, in registration order,
-    without importing the built-in modules (`metric_keys()` for all of them)."""
-    return {key: declared for spec in _METRICS.values() for key, declared in spec.keys.items()}
-
-
 def metric_keys() -> dict:
-    """{key: (direction, label)} of every registered metric, in registry order."""
+    """{key: (direction, label)} of every registered metric (plug-ins loaded so far included),
+    in registry order."""
     return {key: declared for spec in all_metrics().values() for key, declared in spec.keys.items()}
 
 

@@ -46,9 +46,9 @@ COLUMN_ORDER = (
 
 def declared_keys() -> dict:
     """{key: (direction, label)} of every registered metric (plug-ins loaded so far included)."""
-    from metrics.base import metric_keys, registered_keys
+    from metrics.base import metric_keys
 
-    return {**metric_keys(), **registered_keys()}
+    return metric_keys()
 
 # A model whose novel-domain reconstructions spread less than this fraction of the inputs' spread
 # returns (nearly) one image for every input: its row is marked collapsed (metrics/reconstruction.py).

@@ -178,6 +178,7 @@ def test_generalization_rows_use_the_encoder_and_the_oracle(finished_lines_run):
 def test_a_metric_declares_its_keys_and_publish_presents_them_from_the_registry(monkeypatch):
     from bench.publish import columns
 
+    metric_base.all_metrics()  # the built-ins load into the real registry, not the copy below
     monkeypatch.setattr(metric_base, "_METRICS", dict(metric_base._METRICS))
     monkeypatch.setattr(metric_base, "_ORDER", dict(metric_base._ORDER))
     metric_base.register_metric("sharpness", "a plug-in metric", keys={"sharpness_mean": ("higher", "sharpness, mean")})(lambda ctx: {})
