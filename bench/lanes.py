@@ -38,21 +38,24 @@ def interleave(starts: list[Callable[[], Iterator]], lanes: int = 1):
     in turn; yields (index into `starts`, the generator's return value) as each finishes."""
     if lanes < 1:
         raise ValueError(f"lanes must be at least 1, got {lanes}")
+    swap = lanes > 1  # one lane runs its steps back to back: no state to swap in the hot loop
     waiting = deque(enumerate(starts))
     active: deque = deque()  # [index, generator, rng state]
     try:
         while waiting or active:
             while waiting and len(active) < lanes:
                 index, start = waiting.popleft()
-                active.append([index, start(), _rng_state()])
+                active.append([index, start(), _rng_state() if swap else None])
             lane = active.popleft()
-            _set_rng_state(lane[2])
+            if swap:
+                _set_rng_state(lane[2])
             try:
                 next(lane[1])
             except StopIteration as stop:
                 yield lane[0], stop.value
                 continue
-            lane[2] = _rng_state()
+            if swap:
+                lane[2] = _rng_state()
             active.append(lane)
     finally:
         for _, generator, _ in active:
