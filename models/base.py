@@ -30,7 +30,7 @@ class TrainBatch:
     """
 
     def __init__(self, images_uint8: torch.Tensor, augmenter=None, generator: Optional[torch.Generator] = None):
-        self.x = images_uint8.float().div_(255.0)
+        self.x = images_uint8.div(255.0)  # to float in [0, 1] in one kernel
         self._augmenter = augmenter
         self._generator = generator
         self._triplet = None

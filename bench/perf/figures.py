@@ -41,7 +41,7 @@ def augmentation_figure(device: torch.device, images: int, reference_images: int
 
     def engine_call() -> int:
         for i in range(0, images, batch_size):
-            engine.triplets(on_device[i : i + batch_size].float().div_(255.0), generator)
+            engine.triplets(on_device[i : i + batch_size].div(255.0), generator)
         return images
 
     extra = {"persistent_workers": True} if workers > 0 else {}

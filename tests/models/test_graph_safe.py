@@ -11,37 +11,16 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
+from torch.utils._python_dispatch import _disable_current_modes
 
 from bench.trainer import augmentation_engine
+from op_recorder import Recorder
 from models import registry
 from models.base import TrainBatch
 
 TRAINABLE = [n for n in registry.names() if registry.get(n).trainable and registry.get(n).trains_on == "train"]
 SHAPE = (1, 28, 28)
 BATCH = 8
-# Operations that wait for the device (or give data-dependent shapes, which need a sync).
-SYNCS = {
-    "aten._local_scalar_dense", "aten.item", "aten.is_nonzero", "aten.equal", "aten.nonzero",
-    "aten.nonzero_static", "aten.masked_select", "aten._unique", "aten._unique2", "aten.unique_dim",
-    "aten.unique_consecutive", "aten.allclose", "aten.repeat_interleave",
-}
-
-
-class Recorder(TorchDispatchMode):
-    def __init__(self):
-        super().__init__()
-        self.ops, self.syncs = [], []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        name = str(func.overloadpacket._qualified_op_name).replace("::", ".")
-        if name in SYNCS:
-            self.syncs.append(name)
-        tensors = [a for a in torch.utils._pytree.tree_leaves((args, kwargs or {})) if isinstance(a, torch.Tensor)]
-        self.ops.append((str(func), tuple((tuple(t.shape), t.dtype) for t in tensors)))
-        return func(*args, **(kwargs or {}))
-
-
 def _unrecorded(step_fn, label, recorder):
     def step(*args, **kwargs):
         recorder.ops.append((label, ()))
