@@ -79,7 +79,7 @@ def run(
     strings ('lr=0.002', 'augintae.k_rate=0'); metrics: None for all that apply, or names;
     offline: never download (default: BENCH_OFFLINE=1); otherwise missing datasets and the FID
     weights are downloaded into data_dir and torch's hub cache on first use.
-    Further options (precision, compile, lanes, pairing, require_fid, on_divergence, tensorboard) as in
+    Further options (precision, compile, graphs, lanes, pairing, require_fid, on_divergence, tensorboard) as in
     `bench.runner.RunOptions`. echo: where messages go (default: print, or nowhere without
     progress).
 

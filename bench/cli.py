@@ -78,13 +78,14 @@ def _parse_metrics(spec: str):
 @_plugin_option()
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True, help="auto: bf16 autocast on CUDA, fp32 elsewhere; fp32 on CUDA also turns TF32 off.")
 @click.option("--compile", "compile_step", is_flag=True, help="torch.compile each model's training step (off by default: no gain measured yet; compare with `bench perf --compile`).")
+@click.option("--no-graphs", is_flag=True, help="On CUDA, run each training step eagerly instead of replaying it as a captured CUDA graph (the results are the same; graphs are faster).")
 @click.option("--lanes", type=click.IntRange(min=1), default=1, show_default=True, help="Train up to N runs at once in this process, one update of each in turn; each run's results are those it has alone.")
 @click.option("--force", is_flag=True, help="Retrain runs that already finished or diverged (their files are replaced).")
 @click.option("--on-divergence", type=click.Choice(["skip", "stop"]), default="skip", show_default=True, help="When a run's loss or weights become non-finite it is recorded as diverged; skip: go on with the remaining runs; stop: end the invocation (exit 2).")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @click.option("--tensorboard", is_flag=True, help="Also write each run's logged losses as TensorBoard events in <run>/tensorboard/ (needs the tensorboard extra); <run>/losses.csv is always written.")
 @_metric_options
-def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, offline, download, out_dir, leaderboard_dir, overrides, plugins, precision, compile_step, lanes, force, on_divergence, no_progress, tensorboard, metrics_spec, pairing, require_fid):
+def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, offline, download, out_dir, leaderboard_dir, overrides, plugins, precision, compile_step, no_graphs, lanes, force, on_divergence, no_progress, tensorboard, metrics_spec, pairing, require_fid):
     """Train and score models on a pair; add the results to the pair's leaderboard."""
     from bench import api
 
@@ -107,6 +108,7 @@ def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, offline, do
         on_divergence=on_divergence,
         precision=precision,
         compile=compile_step,
+        graphs=not no_graphs,
         lanes=lanes,
         tensorboard=tensorboard,
         pairing=pairing,
@@ -329,13 +331,14 @@ def figure_generalization(run_dirs, out, count, device, data_dir):
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True, help="Training precision policy, as `bench run`: auto = bf16 autocast on CUDA, fp32 elsewhere.")
 @click.option("--channels-last", is_flag=True, help="Train in channels_last memory format.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch intra-op threads (default: torch's choice, one per core).")
-def perf_cmd(device, models_spec, out, quick, compile_step, precision, channels_last, threads):
+@click.option("--no-graphs", is_flag=True, help="On CUDA, time eager training steps (as `bench run --no-graphs`) and leave out the graph, lanes and bf16 figures.")
+def perf_cmd(device, models_spec, out, quick, compile_step, precision, channels_last, threads, no_graphs):
     """Speed figures next to their baselines: augmentation, training per model, FID (see README)."""
     from bench.devices import choose_device
     from bench.perf import PerfOptions, run_perf
     from bench.perf.report import readable
 
-    opts = PerfOptions(choose_device(device), models_spec, out, quick, compile_step, precision, channels_last, threads)
+    opts = PerfOptions(choose_device(device), models_spec, out, quick, compile_step, precision, channels_last, threads, graphs=not no_graphs)
     frame = run_perf(opts, echo=click.echo)
     click.echo("\n" + readable(frame))
     click.echo(f"Wrote {out}")

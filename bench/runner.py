@@ -73,6 +73,7 @@ class RunOptions(ScoringOptions):
     precision: str = "auto"
     metrics: Optional[list] = None  # None: every metric that applies
     compile: bool = False  # torch.compile the training steps (not part of the config hash, like precision)
+    graphs: bool = True  # replay each training step as a CUDA graph on CUDA (bench/graphs.py; same results)
     on_divergence: str = "skip"  # "skip": record it and go on; "stop": record it and end the invocation
     lanes: int = 1  # runs trained at once in this process, their steps interleaved (bench.lanes)
     tensorboard: bool = False  # also write the logged losses as TensorBoard events (<run>/tensorboard/)
@@ -258,6 +259,7 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
             progress=opts.progress,
             desc=f"{cls.name} seed{seed}",
             compile=opts.compile,
+            graphs=opts.graphs,
             loss_log=LossLog(run_dir / LOSSES_FILE, run_dir / TENSORBOARD_DIR if opts.tensorboard else None),
         )
         try:

@@ -4,7 +4,8 @@ The model owns `train_step` (its losses and optimizer steps). The trainer owns e
 around it: batches drawn by indexing a device-resident uint8 tensor (a fresh permutation per
 epoch, no DataLoader), the augmentation engine, bf16 autocast on CUDA, the lr schedule of
 non-adversarial models, a progress bar and the run's loss log (`bench/loss_log.py`) fed every
-`log_every` steps (no host sync per step),
+`log_every` steps (no host sync per step), on CUDA each step replayed as a captured graph on the
+run's own stream (`bench/graphs.py`; `graphs=False` for eager steps),
 divergence detection, and atomic periodic checkpoints from which an interrupted run resumes
 with the same result it would have had.
 
@@ -28,6 +29,7 @@ from bench.augment import AugmentationEngine
 from bench.budgets import TrainingSchedule
 from bench.devices import full_fp32
 from bench.errors import BenchError
+from bench.graphs import WARMUP, StepGraphs, make_capturable
 from bench import randomness
 from bench.progress import progress_bar
 from models.base import TrainBatch
@@ -78,17 +80,19 @@ def read_checkpoint(path, config_hash: str, device="cpu") -> dict:
     return ckpt
 
 
-def autocast_context(device: torch.device, precision: str):
+def autocast_context(device: torch.device, precision: str, cache: bool = True):
     """bf16 autocast on CUDA unless fp32 is asked for; full precision elsewhere.
 
     fp32 on CUDA also turns TF32 off for the step: PyTorch runs cuDNN convolutions in TF32 by
     default, so without this `--precision fp32` would not rule reduced precision out.
+    `cache=False` for steps captured as CUDA graphs (autocast's cast cache must not outlive the
+    capture); the cache changes no value, only how often a weight is cast.
     """
     if device.type == "cuda" and precision in ("auto", "bf16"):
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16, cache_enabled=cache)
+    if device.type == "cuda" and precision == "fp32":
         return full_fp32()
-    return contextlib.nullcontext()
+    return contextlib.nullcontext()  # off CUDA; and `bench perf`'s "tf32" (PyTorch's flags as set)
 
 
 def augmentation_engine(model, image_shape: tuple, padding: str = "zeros") -> Optional[AugmentationEngine]:
@@ -99,9 +103,9 @@ def augmentation_engine(model, image_shape: tuple, padding: str = "zeros") -> Op
     return AugmentationEngine.for_images(tuple(image_shape), families=model.augmentation_families, padding=padding)
 
 
-def run_train_step(model, batch: TrainBatch, step: int, device: torch.device, precision: str) -> dict:
+def run_train_step(model, batch: TrainBatch, step: int, device: torch.device, precision: str, cache: bool = True) -> dict:
     """One update of `model` under the trainer's precision policy (shared with `bench perf`)."""
-    with autocast_context(device, precision):
+    with autocast_context(device, precision, cache):
         return model.train_step(batch, step)
 
 
@@ -145,6 +149,9 @@ class Trainer:
         desc: str = "",
         compile: bool = False,
         loss_log=None,
+        graphs: bool = True,
+        graph_class=None,
+        graph_warmup: int = WARMUP,
     ):
         self.model = model
         self.images = images
@@ -159,6 +166,11 @@ class Trainer:
         self.desc = desc
         self.compile = compile  # torch.compile the model's training step (`bench run --compile`)
         self.loss_log = loss_log  # bench.loss_log.LossLog: losses.csv (and TensorBoard) as the run trains
+        # replay each step as a CUDA graph (bench/graphs.py; on CUDA only, and not with compile);
+        # graph_class: a stand-in for torch.cuda.CUDAGraph (tests, on the CPU)
+        self.graphs = graphs and not compile
+        self.graph_class, self.graph_warmup = graph_class, graph_warmup
+        self.captured_graphs = 0  # how many step graphs the last training captured
 
     # --- checkpoints ------------------------------------------------------------------------
     def _save(self, step: int, generator: torch.Generator, history: list, elapsed: float) -> None:
@@ -200,6 +212,8 @@ class Trainer:
         model.plan_training(main_steps, schedule.inversion_iterations)
         total = main_steps + model.extra_training_steps()
         model.optimizers = model.configure_optimizers()
+        if device.type == "cuda":
+            make_capturable(model.optimizers)  # graphs or not: the same numbers either way
         base_lrs = {k: [g["lr"] for g in opt.param_groups] for k, opt in model.optimizers.items()}
         generator = randomness.training_generator(self.seed, device)
         engine = augmentation_engine(model, tuple(self.images.shape[1:]), self.padding)
@@ -220,6 +234,9 @@ class Trainer:
         if self.compile:
             compile_train_step(model)
         lr_factor = None
+        graphs = StepGraphs(device, self.graphs, generator, self.graph_class, self.graph_warmup)
+        graphs.start()
+        index = torch.empty(batch_size, dtype=torch.long, device=device)  # the step's static input
         perm, perm_epoch = None, -1
         last_finite: dict = history[-1]["losses"] if history else {}
         t0 = time.perf_counter()
@@ -227,36 +244,41 @@ class Trainer:
         bar = progress_bar(total=total, initial=start, desc=self.desc, enabled=self.progress)
         try:
             for step in range(start, total):
-                epoch, pos = divmod(step, steps_per_epoch)
-                if epoch != perm_epoch:
-                    perm, perm_epoch = _epoch_permutation(n, self.seed, epoch, device), epoch
-                idx = perm[pos * batch_size : (pos + 1) * batch_size]
-                if not model.adversarial:
-                    factor = schedule.lr_factor(step, main_steps)
-                    if factor != lr_factor:
-                        lr_factor = factor
-                        for key, opt in model.optimizers.items():
-                            for group, base in zip(opt.param_groups, base_lrs[key]):
-                                group["lr"] = base * factor
-                losses = run_train_step(model, TrainBatch(self.images[idx], engine, generator), step, device, self.precision)
-                done = step + 1
-                if done % schedule.log_every == 0 or done == total:
-                    values = {k: float(v) for k, v in losses.items()}
-                    if not all(math.isfinite(v) for v in values.values()) or not self._params_finite():
-                        raise Diverged(done, values, last_finite)
-                    last_finite = values
-                    history.append({"step": done, "losses": values})
-                    if self.loss_log is not None:
-                        self.loss_log.log(done, values)
-                    bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
-                    bar.update(done - bar.n)
-                now = time.perf_counter()
-                if done < total and (done % schedule.checkpoint_every == 0 or now - last_ckpt > schedule.checkpoint_seconds):
-                    self._save(done, generator, history, elapsed + now - t0)
-                    last_ckpt = now
+                with graphs.stream_context():
+                    epoch, pos = divmod(step, steps_per_epoch)
+                    if epoch != perm_epoch:
+                        perm, perm_epoch = _epoch_permutation(n, self.seed, epoch, device), epoch
+                    index.copy_(perm[pos * batch_size : (pos + 1) * batch_size])
+                    if not model.adversarial:
+                        factor = schedule.lr_factor(step, main_steps)
+                        if factor != lr_factor:
+                            lr_factor = factor
+                            for key, opt in model.optimizers.items():
+                                for group, base in zip(opt.param_groups, base_lrs[key]):
+                                    group["lr"] = base * factor
+                    step_fn = self._step_function(step, index, engine, generator, cache=not graphs.enabled)
+                    losses = graphs.run((model.step_phase(step), lr_factor), step_fn)
+                    done = step + 1
+                    if done % schedule.log_every == 0 or done == total:
+                        values = {k: float(v) for k, v in losses.items()}
+                        if not all(math.isfinite(v) for v in values.values()) or not self._params_finite():
+                            raise Diverged(done, values, last_finite)
+                        last_finite = values
+                        history.append({"step": done, "losses": values})
+                        if self.loss_log is not None:
+                            self.loss_log.log(done, values)
+                        bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
+                        bar.update(done - bar.n)
+                    now = time.perf_counter()
+                    if done < total and (done % schedule.checkpoint_every == 0 or now - last_ckpt > schedule.checkpoint_seconds):
+                        self._save(done, generator, history, elapsed + now - t0)
+                        last_ckpt = now
                 yield done
-            seconds = elapsed + time.perf_counter() - t0
-            self._save(total, generator, history, seconds)
+            with graphs.stream_context():
+                seconds = elapsed + time.perf_counter() - t0
+                self._save(total, generator, history, seconds)
+            graphs.finish()
+            self.captured_graphs = graphs.captured()
         finally:
             bar.close()
             if self.loss_log is not None:
@@ -264,6 +286,16 @@ class Trainer:
             if self.compile:
                 uncompile_train_step(model)
         return TrainResult(total, seconds, resumed_from, history, resumed_seconds=elapsed)
+
+    def _step_function(self, step: int, index: torch.Tensor, engine, generator, cache: bool):
+        """The whole update at `step` as a closure over static inputs (`bench/graphs.py`): gather
+        the batch at `index`, build it (augmentation included), run the model's step."""
+
+        def step_fn() -> dict:
+            batch = TrainBatch(self.images[index], engine, generator)
+            return run_train_step(self.model, batch, step, self.device, self.precision, cache)
+
+        return step_fn
 
     def _params_finite(self) -> bool:
         return all(torch.isfinite(p).all() for p in self.model.parameters())

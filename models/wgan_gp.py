@@ -53,7 +53,7 @@ import torch
 from models.backbones import default_latent_dim, make_critic, make_decoder
 from models.base import BenchModel
 from models.config import ModelConfig, hp
-from models.inversion import PAPER_REFINE_STEPS, InversionNetwork, eval_mode, refine_latents
+from models.inversion import PAPER_REFINE_STEPS, InversionNetwork, eval_mode, inversion_lr_stage, refine_latents
 from models.latent import normalize
 from models.optim import adam
 from models.registry import register
@@ -133,7 +133,8 @@ class WGANGP(BenchModel):
 
     def step_phase(self, step: int):
         if self.main_steps is not None and step >= self.main_steps:
-            return "inversion"
+            # the step's lr is a host number: each lr stage is its own phase (a captured step keeps it)
+            return ("inversion", inversion_lr_stage(step - self.main_steps, self.inversion_iterations))
         return "critic and generator" if (step + 1) % self.config.n_critic == 0 else "critic"
 
     def train_step(self, batch, step):

@@ -24,7 +24,7 @@ TIME_UNITS = ("s",)
 
 COLUMNS = [
     "figure", "value", "unit", "baseline", "ratio", "speedup", "baseline_name",
-    "device", "torch", "threads", "compile", "precision", "channels_last",
+    "device", "torch", "threads", "compile", "graphs", "precision", "channels_last",
     "peak_rss_mib", "baseline_peak_rss_mib", "peak_gpu_mib", "baseline_peak_gpu_mib", "reps", "note",
 ]  # fmt: skip
 
@@ -39,6 +39,7 @@ class Figure:
     value: float = math.nan
     baseline: float = math.nan
     compile: str = "off"
+    graphs: str = "off"  # training steps replayed as CUDA graphs
     precision: str = "fp32"
     channels_last: bool = False
     peak_rss_mib: float = math.nan

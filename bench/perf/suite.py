@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from bench.errors import BenchError
-from bench.perf import figures, report
+from bench.perf import figures, graph_figures, report
 from bench.perf.training import TrainingSetup, trainable_model_names, training_figure
 
 CPU_MODELS = "ae,augintae"
@@ -64,6 +64,14 @@ QUICK = Sizes(
     loader_workers=0,
 )  # fmt: skip
 
+# The GPU check's sizes (bench/perf/gpu_check.py): every figure of a GPU in one device call.
+CHECK = Sizes(
+    aug_images=16384, aug_reference_images=1024, aug_batch=256, aug_reps=3,
+    train_batches=(64, 256), train_steps=20, train_reference_steps=3, train_reps=3,
+    inception_images=500, inception_single_images=20, inception_reps=3, frechet_dim=2048, frechet_reps=3,
+    loader_workers=max(0, min(8, (os.cpu_count() or 1) - 1)),
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class PerfOptions:
@@ -75,6 +83,8 @@ class PerfOptions:
     precision: str = "auto"
     channels_last: bool = False
     threads: Optional[int] = None  # torch intra-op threads; None: torch's default
+    graphs: bool = True  # on CUDA: training steps replayed as graphs, and the graph/lanes/bf16 figures
+    sizes: Optional[Sizes] = None  # None: by device and `quick`
 
 
 def sizes_for(device: torch.device, quick: bool) -> Sizes:
@@ -98,12 +108,12 @@ def check_out_path(path: Path) -> None:
 
 def plan(opts: PerfOptions) -> list:
     """(name, zero-argument function returning a Figure) for every figure, in run order."""
-    sizes = sizes_for(opts.device, opts.quick)
+    sizes = opts.sizes or sizes_for(opts.device, opts.quick)
     spec = opts.models or ("all" if opts.device.type == "cuda" else CPU_MODELS)
     names = trainable_model_names(spec)
     setup = TrainingSetup(
         sizes.train_steps, sizes.train_reference_steps, sizes.train_reps, sizes.loader_workers,
-        opts.precision, opts.compile, opts.channels_last,
+        opts.precision, opts.compile, opts.channels_last, opts.graphs,
     )  # fmt: skip
     images = figures.random_images(max(sizes.train_batches) * max(sizes.train_steps, 2))
     device = opts.device
@@ -114,8 +124,26 @@ def plan(opts: PerfOptions) -> list:
     for name in names:
         for batch in sizes.train_batches:
             tasks.append((f"train/{name}/b{batch}", lambda name=name, batch=batch: training_figure(name, batch, images, device, setup)))
+    if device.type == "cuda" and opts.graphs and not opts.compile:
+        tasks.extend(_gpu_throughput_tasks(names, sizes, images, device, setup))
     tasks.append((figures.INCEPTION_FIGURE, lambda: figures.inception_figure(device, sizes.inception_images, sizes.inception_single_images, sizes.inception_reps)))
     tasks.append(("fid/frechet_distance", lambda: figures.frechet_figure(device, sizes.frechet_dim, sizes.frechet_reps)))
+    return tasks
+
+
+def _gpu_throughput_tasks(names: list, sizes: Sizes, images: torch.Tensor, device: torch.device, setup: TrainingSetup) -> list:
+    """The CUDA-graph figures (bench/perf/graph_figures.py): graphed vs eager per model and batch,
+    lanes and bf16 vs TF32 for augintae and ae (the paper's model and the cheapest step)."""
+    on_device = images.to(device)
+    tasks = []
+    for name in names:
+        for batch in sizes.train_batches:
+            tasks.append((f"graphs/{name}/b{batch}", lambda name=name, batch=batch: graph_figures.graphs_figure(name, batch, on_device, device, setup)))
+    batch = min(sizes.train_batches)
+    for name in [n for n in ("augintae", "ae") if n in names]:
+        for lanes in graph_figures.LANES:
+            tasks.append((f"lanes/{name}/x{lanes}", lambda name=name, lanes=lanes: graph_figures.lanes_figure(name, lanes, batch, on_device, device, setup)))
+        tasks.append((f"bf16/{name}/b{batch}", lambda name=name: graph_figures.precision_figure(name, batch, on_device, device, setup)))
     return tasks
 
 

@@ -4,7 +4,9 @@ Figure: what `bench run` does per step (`bench.trainer`): batches are index draw
 device-resident uint8 tensor, `TrainBatch` converts them and asks the model's augmentation
 engine for the whole batch's triplets in one warp, the step runs under the trainer's precision
 policy (`run_train_step`: bf16 autocast on CUDA), losses stay on the device (no host sync per
-step), optionally with the step compiled (`--compile`) and the model in channels_last.
+step), on CUDA each step replayed as a captured CUDA graph (`bench.graphs`, as `bench run`
+does; `--no-graphs` times the eager step), optionally with the step compiled (`--compile`) and
+the model in channels_last.
 
 Baseline: the same model class (same initial weights) and the same `train_step`, in eager fp32
 (PyTorch's default precision flags, so TF32 convolutions on CUDA),
@@ -26,6 +28,7 @@ from bench.augment_reference import ReferenceTripletDataset
 from bench.budgets import BUDGETS
 from bench.perf.measure import alternate
 from bench.perf.report import Figure
+from bench.graphs import StepGraphs, make_capturable
 from bench.trainer import augmentation_engine, autocast_context, compile_train_step, run_train_step, uncompile_train_step
 from models import registry
 from models.base import TrainBatch
@@ -69,6 +72,7 @@ class TrainingSetup:
     precision: str = "auto"
     compile: bool = False
     channels_last: bool = False
+    graphs: bool = True  # replay captured steps on CUDA, as `bench run` does
 
 
 def effective_precision(device: torch.device, precision: str) -> str:
@@ -102,7 +106,50 @@ def build_model(name: str, image_shape: tuple, device: torch.device, seed: int, 
         model = model.to(memory_format=torch.channels_last)
     model.plan_training(PLANNED_STEPS, BUDGETS["paper"].training.inversion_iterations)
     model.optimizers = model.configure_optimizers()
+    if device.type == "cuda":
+        make_capturable(model.optimizers)  # as the trainer
     return model.train()
+
+
+class TrainerPath:
+    """`bench run`'s step loop for timing: batches gathered by a static index from one
+    device-resident uint8 tensor (a fresh order per call), the model's own augmentation engine,
+    the trainer's precision policy, each step replayed as a CUDA graph when `graphs` (CUDA only),
+    on the path's own stream on CUDA (several paths overlap: lanes)."""
+
+    def __init__(self, name: str, images_on_device: torch.Tensor, batch_size: int, device: torch.device, setup: "TrainingSetup", seed: int = 0, graph_class=None):
+        self.model = build_model(name, tuple(images_on_device.shape[1:]), device, seed, setup.channels_last)
+        self.engine = augmentation_engine(self.model, tuple(images_on_device.shape[1:]))
+        self.images, self.batch_size, self.device, self.precision = images_on_device, batch_size, device, setup.precision
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.order = torch.Generator().manual_seed(seed)
+        self.graphs = StepGraphs(device, setup.graphs and not setup.compile, self.generator, graph_class)
+        self.graphs.start()
+        self.index = torch.empty(batch_size, dtype=torch.long, device=device)
+        self.step = 0
+
+    def steps(self, count: int) -> int:
+        """`count` training steps; returns the images they trained on."""
+        n = self.images.shape[0]
+        per_pass = n // self.batch_size
+        with self.graphs.stream_context():
+            perm = torch.randperm(n, generator=self.order).to(self.device)  # as the trainer: one per epoch
+            for k in range(count):
+                pos = k % per_pass
+                self.index.copy_(perm[pos * self.batch_size : (pos + 1) * self.batch_size])
+                self.graphs.run(self.model.step_phase(self.step), self._step_fn(self.step))
+                self.step += 1
+        self.graphs.finish()
+        return count * self.batch_size
+
+    def _step_fn(self, step: int):
+        cache = not self.graphs.enabled
+
+        def step_fn() -> dict:
+            batch = TrainBatch(self.images[self.index], self.engine, self.generator)
+            return run_train_step(self.model, batch, step, self.device, self.precision, cache)
+
+        return step_fn
 
 
 def _forever(loader: DataLoader):
@@ -146,23 +193,12 @@ def training_figure(name: str, batch_size: int, images_uint8: torch.Tensor, devi
     image_shape = tuple(images_uint8.shape[1:])
     if images_uint8.shape[0] < batch_size:
         raise ValueError(f"{images_uint8.shape[0]} images for batches of {batch_size}")
-    model = build_model(name, image_shape, device, seed, setup.channels_last)
+    path = TrainerPath(name, images_uint8.to(device), batch_size, device, setup, seed)
+    model = path.model
     reference_model = build_model(name, image_shape, device, seed)
-    engine = augmentation_engine(model, image_shape)
-    on_device = images_uint8.to(device)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    order = torch.Generator().manual_seed(seed)
-    steps, reference_steps = itertools.count(), itertools.count()
-    n = on_device.shape[0]
-    per_pass = n // batch_size
-
-    def trainer_steps(count: int) -> int:
-        perm = torch.randperm(n, generator=order).to(device)  # as the trainer: one per epoch
-        for k in range(count):
-            pos = k % per_pass
-            idx = perm[pos * batch_size : (pos + 1) * batch_size]
-            run_train_step(model, TrainBatch(on_device[idx], engine, generator), next(steps), device, setup.precision)
-        return count * batch_size
+    engine, generator = path.engine, path.generator
+    reference_steps = itertools.count()
+    trainer_steps = path.steps
 
     batches = reference_batches(images_uint8, engine, batch_size, setup.loader_workers, device)
 
@@ -183,8 +219,11 @@ def training_figure(name: str, batch_size: int, images_uint8: torch.Tensor, devi
         notes.append(f"bf16 autocast is CUDA-only (trainer policy): ran {precision}")
     fig, base = alternate(lambda: trainer_steps(setup.steps), reference_steps_call, setup.reps, device)
     notes.append(f"{setup.steps} / {setup.reference_steps} steps per call")
+    if path.graphs.enabled:
+        notes.append(f"{path.graphs.captured()} step graph(s) captured (not timed)")
     workers = f"{setup.loader_workers} workers" if setup.loader_workers else "no workers"
     return Figure.from_sides(
         f"train/{name}/b{batch_size}", "images/s", f"same step, eager fp32, reference DataLoader ({workers})",
-        fig, base, compile=compiled, precision=precision, channels_last=setup.channels_last, note="; ".join(notes),
+        fig, base, compile=compiled, precision=precision, channels_last=setup.channels_last,
+        graphs="on" if path.graphs.enabled else "off", note="; ".join(notes),
     )  # fmt: skip

@@ -174,3 +174,36 @@ def test_inversion_network_learns_to_regress_generator_latents():
         net.train_step(opt, decoder, sampler, 4, 16, 40, gen)
     assert opt.param_groups[0]["lr"] == pytest.approx(1e-6)
     assert opt.state_dict()["param_groups"][0]["initial_lr"] == pytest.approx(1e-4)
+
+
+def _eager_refinement(decode, x, z, steps, lr, normalized):
+    """The refinement written as the plain loop (before it ran on static buffers)."""
+    z = normalize(z.float().clone()) if normalized else z.float().clone()
+    for _ in range(steps):
+        z.requires_grad_(True)
+        with torch.enable_grad():
+            (grad,) = torch.autograd.grad(refinement_loss(decode, x, z), z)
+        z = z.detach() - lr * grad
+        if normalized:
+            z = normalize(z)
+    return z.detach()
+
+
+@pytest.mark.parametrize("normalized", [True, False])
+def test_replayed_refinement_steps_give_the_plain_loops_latents_bit_for_bit(normalized):
+    from bench.graphs import ReplayedClosure
+
+    class Counting(ReplayedClosure):
+        made = 0
+
+        def __init__(self, *args):
+            super().__init__(*args)
+            Counting.made += 1
+
+    dec = tiny_decoder()
+    x, z0 = torch.rand(5, 1, 8, 8, generator=torch.Generator().manual_seed(2)), sphere(5, 3)
+    with torch.no_grad():
+        replayed = refine_latents(dec, x, z0, steps=7, lr=0.1, normalized=normalized, chunk_size=2, graph_class=Counting)
+    expected = torch.cat([_eager_refinement(dec, x[i : i + 2], z0[i : i + 2], 7, 0.1, normalized) for i in (0, 2, 4)])
+    assert torch.equal(replayed, expected)
+    assert Counting.made == 2  # chunks of 2, 2 and 1 images: one graph per shape
