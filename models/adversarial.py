@@ -74,10 +74,12 @@ class BalanceFactor(nn.Module):
         self.register_buffer("k", torch.tensor(float(initial)))
 
     @torch.no_grad()
-    def update(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
-        margin = d_real.float().mean() - d_fake.float().mean()
-        self.k.copy_((self.k - self.rate * (1 - margin)).clamp(0.0, 1.0))
-        return self.k.clone()
+    def update(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> tuple:
+        """One step of k from the scores; returns (mean D(real), mean D(fake)), float32, which
+        the step also logs (computed once)."""
+        real, fake = d_real.float().mean(), d_fake.float().mean()
+        self.k.copy_((self.k - self.rate * (1 - (real - fake))).clamp(0.0, 1.0))
+        return real, fake
 
 
 # --- per-image gradient rescaling ---------------------------------------------------------------
@@ -177,12 +179,12 @@ class LSGANAutoencoder(Autoencoder):
         opt_ae.zero_grad(set_to_none=True)
         rescaled_backward(fake, recon_loss, adv, k, n_seeds)
         opt_ae.step()
-        self.balance.update(d_real.detach(), d_fake.detach())
+        d_real_mean, d_fake_mean = self.balance.update(d_real.detach(), d_fake.detach())
         return {
             "recon": recon_loss.detach().float(),
             "adv": adv.detach(),
             "d_loss": d_loss.detach(),
             "k": k,
-            "d_real": d_real.detach().float().mean(),
-            "d_fake": d_fake.detach().float().mean(),
+            "d_real": d_real_mean,
+            "d_fake": d_fake_mean,
         }

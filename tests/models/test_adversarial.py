@@ -149,3 +149,9 @@ def test_k_climbs_back_to_one_when_the_discriminator_wins(name):
     margins = [float(h["d_real"] - h["d_fake"]) for h in history]
     assert model.balance.k.item() == 1.0, f"k over training: {ks}; margins {margins}"
     assert max(margins) > 1.5 and ks[3] > 0.5  # a real separation, and k rose early
+
+
+def test_the_balance_update_returns_the_score_means_it_used():
+    real, fake = BalanceFactor(rate=0.1).update(torch.tensor([0.6, 1.0], dtype=torch.bfloat16), torch.tensor([0.3, 0.5]))
+    assert real.dtype == fake.dtype == torch.float32
+    assert (real.item(), fake.item()) == (pytest.approx(0.8), pytest.approx(0.4))
