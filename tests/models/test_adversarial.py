@@ -154,4 +154,4 @@ def test_k_climbs_back_to_one_when_the_discriminator_wins(name):
 def test_the_balance_update_returns_the_score_means_it_used():
     real, fake = BalanceFactor(rate=0.1).update(torch.tensor([0.6, 1.0], dtype=torch.bfloat16), torch.tensor([0.3, 0.5]))
     assert real.dtype == fake.dtype == torch.float32
-    assert (real.item(), fake.item()) == (pytest.approx(0.8), pytest.approx(0.4))
+    assert (real.item(), fake.item()) == (pytest.approx(0.8, abs=1e-2), pytest.approx(0.4))  # 0.6 in bf16: 0.6016
