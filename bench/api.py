@@ -70,6 +70,10 @@ def run(
     offline: Optional[bool] = None,
     progress: bool = True,
     echo=None,
+    executor: str = "local",
+    address: Optional[str] = None,
+    gpus_per_run: Optional[float] = None,
+    cpus_per_run: float = 1.0,
     **options,
 ) -> list:
     """Train and score `models` on `pair`, as `bench run` does; returns the leaderboard rows.
@@ -79,8 +83,9 @@ def run(
     strings ('lr=0.002', 'augintae.k_rate=0'); metrics: None for all that apply, or names;
     offline: never download (default: BENCH_OFFLINE=1); otherwise missing datasets and the FID
     weights are downloaded into data_dir and torch's hub cache on first use.
-    Further options (precision, compile, graphs, lanes, pairing, require_fid, on_divergence, tensorboard) as in
-    `bench.runner.RunOptions`. echo: where messages go (default: print, or nowhere without
+    executor: "local" (this process) or "ray" (Ray tasks; address, gpus_per_run, cpus_per_run as
+    in `bench.ray_executor.RayOptions`). Further options (precision, compile, graphs, lanes,
+    pairing, require_fid, on_divergence, tensorboard) as in `bench.runner.RunOptions`. echo: where messages go (default: print, or nowhere without
     progress).
 
     Names and options are checked before torch is imported, so a typo is refused at once."""
@@ -96,6 +101,7 @@ def run(
         get_budget(budget, cuda_available=False)  # an unknown name is refused here, before torch
     chosen_metrics = metric_names(metrics)
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    ray_options = _ray_options(executor, address, gpus_per_run, cpus_per_run)
 
     from bench.devices import choose_device
     from bench.runner import RunOptions, run_benchmark
@@ -115,11 +121,37 @@ def run(
         force=force,
         progress=progress,
         metrics=chosen_metrics,
+        plugins=tuple(plugins),
+        executor=executor,
+        ray=ray_options,
         **options,
     )
     if echo is None:
         echo = print if progress else (lambda message: None)
     return run_benchmark(opts, echo=echo)
+
+
+EXECUTORS = ("local", "ray")
+
+
+def _ray_options(executor: str, address, gpus_per_run, cpus_per_run):
+    """RayOptions for executor "ray" (Ray must be importable), None for "local"."""
+    from bench.errors import BenchError
+
+    if executor not in EXECUTORS:
+        raise BenchError(f"Unknown executor {executor!r}. Valid executors: {', '.join(EXECUTORS)}.")
+    if executor == "local":
+        if address is not None or gpus_per_run is not None:
+            raise BenchError("--address and --gpus-per-run apply to --executor ray only; add --executor ray, or leave them out.")
+        return None
+    from bench.ray_executor import RayOptions, require_ray
+
+    require_ray()
+    if gpus_per_run is not None and not 0 <= gpus_per_run:
+        raise BenchError(f"--gpus-per-run {gpus_per_run}: a task's share of a GPU is 0 or more (0.25 puts four runs on a GPU).")
+    if not cpus_per_run > 0:
+        raise BenchError(f"--cpus-per-run {cpus_per_run}: give a positive number of CPUs per task.")
+    return RayOptions(address=address, gpus_per_run=gpus_per_run, cpus_per_run=cpus_per_run)
 
 
 def load_run(path, device: str = "cpu", plugins: Iterable[str] = ()):

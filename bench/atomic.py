@@ -18,7 +18,7 @@ try:  # POSIX; elsewhere locks are no-ops
 except ImportError:  # pragma: no cover
     fcntl = None
 
-from bench.errors import BenchError
+from bench.errors import BenchError, LockBusy
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -158,7 +158,7 @@ def file_lock(lock_path, what: str, remedy: str, busy: str | None = None):
                 try:
                     fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
-                    raise BenchError(busy.replace("{holder}", _lock_holder(lock_path))) from None
+                    raise LockBusy(busy.replace("{holder}", _lock_holder(lock_path))) from None
                 os.ftruncate(fh.fileno(), 0)
                 fh.write(f"process {os.getpid()} on {socket.gethostname()}\n")
                 fh.flush()

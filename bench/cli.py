@@ -80,12 +80,16 @@ def _parse_metrics(spec: str):
 @click.option("--compile", "compile_step", is_flag=True, help="torch.compile each model's training step (off by default: no gain measured yet; compare with `bench perf --compile`).")
 @click.option("--no-graphs", is_flag=True, help="On CUDA, run each training step eagerly instead of replaying it as a captured CUDA graph (the results are the same; graphs are faster).")
 @click.option("--lanes", type=click.IntRange(min=1), default=1, show_default=True, help="Train up to N runs at once in this process, one update of each in turn; each run's results are those it has alone.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True, help="local: runs in this process, one after another (or --lanes at once); ray: each run (or group of --lanes runs) as a Ray task, over the GPUs of this machine or a cluster (needs the ray extra; README: Scaling out).")
+@click.option("--address", default=None, metavar="auto|HOST:PORT", help="With --executor ray: the Ray cluster to join (default: start Ray on this machine).")
+@click.option("--gpus-per-run", type=float, default=None, metavar="F", help="With --executor ray: each task's share of a GPU, e.g. 0.25 for four runs per GPU (default 1 on CUDA, 0 otherwise).")
+@click.option("--cpus-per-run", type=float, default=1.0, show_default=True, metavar="N", help="With --executor ray: CPUs Ray reserves for each task.")
 @click.option("--force", is_flag=True, help="Retrain runs that already finished or diverged (their files are replaced).")
 @click.option("--on-divergence", type=click.Choice(["skip", "stop"]), default="skip", show_default=True, help="When a run's loss or weights become non-finite it is recorded as diverged; skip: go on with the remaining runs; stop: end the invocation (exit 2).")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @click.option("--tensorboard", is_flag=True, help="Also write each run's logged losses as TensorBoard events in <run>/tensorboard/ (needs the tensorboard extra); <run>/losses.csv is always written.")
 @_metric_options
-def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, offline, download, out_dir, leaderboard_dir, overrides, plugins, precision, compile_step, no_graphs, lanes, force, on_divergence, no_progress, tensorboard, metrics_spec, pairing, require_fid):
+def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, offline, download, out_dir, leaderboard_dir, overrides, plugins, precision, compile_step, no_graphs, lanes, executor, address, gpus_per_run, cpus_per_run, force, on_divergence, no_progress, tensorboard, metrics_spec, pairing, require_fid):
     """Train and score models on a pair; add the results to the pair's leaderboard."""
     from bench import api
 
@@ -110,6 +114,10 @@ def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, offline, do
         compile=compile_step,
         graphs=not no_graphs,
         lanes=lanes,
+        executor=executor,
+        address=address,
+        gpus_per_run=gpus_per_run,
+        cpus_per_run=cpus_per_run,
         tensorboard=tensorboard,
         pairing=pairing,
         require_fid=require_fid,

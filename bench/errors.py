@@ -12,6 +12,10 @@ class BenchError(Exception):
     exit_code = 2
 
 
+class LockBusy(BenchError):
+    """A file lock held by another process (a run directory being trained elsewhere)."""
+
+
 def did_you_mean(name: str, valid) -> str:
     """A short suffix listing the valid names, for 'unknown X' messages."""
     valid = sorted(valid)

@@ -21,9 +21,12 @@ How the trainer uses it (`StepGraphs.run(key, step_fn)`):
   only when it logs.
 - The training generator is registered with each graph (`register_generator_state`), so that
   replays draw fresh numbers and the generator's state, saved in checkpoints, stays exact.
-  The graphs of one run share one memory pool.
-- Optimizers are switched to `capturable` on CUDA, graphs or not, so that a run gives the
-  same numbers with and without `--no-graphs`.
+  Each graph has its own memory pool (graphs of different keys replay in any order).
+- Optimizers are switched to `capturable` when graphs are on (fused Adam computes the same
+  numbers either way).
+- Autocast never keeps its cast cache during a step, graphs or not (`bench.trainer.run_train_step`):
+  a cached bf16 copy of a weight would outlive an optimizer step inside the same `train_step`
+  (the discriminator scored again after its update), and a graph cannot hold the cache anyway.
 
 Results equal an eager run's: a graph replays exactly the kernels the eager step launches.
 `bench perf --device cuda --quick` (bench/perf/gpu_check.py) checks that on a GPU: every
@@ -38,6 +41,7 @@ its key does not declare gives different numbers, on the CPU.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections import Counter
 from typing import Callable, Optional
 
@@ -51,8 +55,11 @@ class CudaStepGraph:
 
     def __init__(self, step_fn: Callable[[], dict], generator: Optional[torch.Generator], pool, stream):
         self.graph = torch.cuda.CUDAGraph()
-        if generator is not None and generator.device.type == "cuda":
-            self.graph.register_generator_state(generator)
+        register = getattr(self.graph, "register_generator_state", None)
+        if register is not None and generator is not None and generator.device.type == "cuda":
+            with warnings.catch_warnings():  # needed up to torch 2.13; a deprecated no-op from 2.14
+                warnings.simplefilter("ignore")
+                register(generator)
         with torch.cuda.graph(self.graph, pool=pool, stream=stream, capture_error_mode="thread_local"):
             self.outputs = step_fn()
 
@@ -85,7 +92,9 @@ class ReplayedClosure:
 
 
 def make_capturable(optimizers: dict) -> None:
-    """Let the optimizers' steps run inside a CUDA graph (their step counts stay on the device)."""
+    """Let the optimizers' steps run inside a CUDA graph (their step counts stay on the device).
+    Fused Adam computes the same numbers either way. Call it after loading a checkpoint: loading
+    an optimizer's state replaces its param groups, flag included."""
     for opt in optimizers.values():
         if "capturable" in opt.defaults:
             for group in opt.param_groups:
@@ -104,7 +113,6 @@ class StepGraphs:
         self.stream = torch.cuda.Stream(device) if device.type == "cuda" else None
         self.graphs: dict = {}
         self.eager_steps: Counter = Counter()
-        self._pool = None
 
     def stream_context(self):
         """The stream the run's steps go on (its own on CUDA)."""
@@ -129,9 +137,11 @@ class StepGraphs:
         if graph is None:
             if self.eager_steps[key] < self.warmup:
                 self.eager_steps[key] += 1
-                return step_fn()
-            graph = self.graph_class(step_fn, self.generator, self._pool, self.stream)
-            self._pool = graph.pool()
+                with warnings.catch_warnings():  # "capturable=True but step() is running without graph capture"
+                    warnings.filterwarnings("ignore", message=".*capturable.*")
+                    return step_fn()
+            # each graph its own memory pool: graphs of different keys replay in any order
+            graph = self.graph_class(step_fn, self.generator, None, self.stream)
             self.graphs[key] = graph
         return graph.replay()
 

@@ -77,6 +77,9 @@ class RunOptions(ScoringOptions):
     on_divergence: str = "skip"  # "skip": record it and go on; "stop": record it and end the invocation
     lanes: int = 1  # runs trained at once in this process, their steps interleaved (bench.lanes)
     tensorboard: bool = False  # also write the logged losses as TensorBoard events (<run>/tensorboard/)
+    plugins: tuple = ()  # plug-in specs the caller loaded (workers of other executors load them too)
+    executor: str = "local"  # "local": this process; "ray": Ray tasks (bench/ray_executor.py)
+    ray: Optional[object] = None  # bench.ray_executor.RayOptions when executor == "ray"
 
 
 def _log(message: str) -> None:
@@ -98,21 +101,62 @@ def same_domain_oracle_notes(pair, model_names, classes) -> list:
     ]
 
 
-def run_benchmark(opts: RunOptions, echo=_log) -> list:
-    """Train and score every (model, seed); returns the leaderboard rows of this invocation."""
+@dataclass
+class Sweep:
+    """The runs of one invocation with what they share: model classes and configs, the pair's
+    data, the training images on the device, and the options with the budget for these images."""
+
+    opts: RunOptions
+    classes: dict
+    configs: dict
+    train_data: object
+    novel_data: object
+    images_by_domain: dict
+    planned: list  # [(model name, seed)] in run order
+
+    def start(self, name: str, seed: int, echo):
+        """A zero-argument function starting the run's step generator (`run_steps`)."""
+        images = self.images_by_domain[self.classes[name].trains_on]
+        return lambda: run_steps(self.classes[name], self.configs[name], self.opts.pair, self.train_data, self.novel_data, images, seed, self.opts, echo)
+
+    def results(self, runs: list, echo):
+        """(index into `runs`, row) of each of `runs` ((name, seed) pairs) as it finishes, up to
+        `opts.lanes` trained at once in this process."""
+        return interleave([self.start(name, seed, echo) for name, seed in runs], self.opts.lanes)
+
+    def reusable_row(self, name: str, seed: int):
+        """The row of a run already finished (or diverged) with this configuration, read without
+        locking (the executor's driver skips it), else None."""
+        cls = self.classes[name]
+        run_dir = run_dir_for(self.opts.out_dir, self.opts.pair.name, name, seed)
+        if self.opts.force or not (run_dir / METRICS_FILE).exists():
+            return None
+        record = _record(cls, self.configs[name], self.opts.pair, self.opts.budget, seed, self.opts, self.train_data.image_shape)
+        try:
+            previous = read_metrics(run_dir)
+            read_record(run_dir)
+        except BenchError:
+            return None  # the worker's own checks say what is wrong
+        if previous.get("config_hash") != record["config_hash"] or previous.get("status") not in ("finished", "diverged"):
+            return None
+        return leaderboard_row(record, previous, run_dir)
+
+
+def _check_options(opts: RunOptions) -> None:
     if opts.on_divergence not in ON_DIVERGENCE:
         raise BenchError(f"on_divergence {opts.on_divergence!r}: accepted values are {', '.join(ON_DIVERGENCE)}.")
     if opts.tensorboard:
         check_tensorboard()
+
+
+def prepare_sweep(opts: RunOptions, echo=_log) -> Sweep:
+    """Check the options, load the pair's data and put the training images on the device."""
+    _check_options(opts)
     pair = opts.pair
     classes = {name: registry.get(name) for name in opts.models}
     routed = split_overrides(list(opts.overrides), opts.models, {n: c.Config for n, c in classes.items()})
     configs = {n: apply_overrides(classes[n].Config, routed[n], model_name=n) for n in opts.models}
-
     budget = opts.budget
-    echo(f"bench run: pair {pair.name} ({pair.train} -> {pair.novel}), budget {budget.name} ({budget.description}), device {device_description(opts.device)}")
-    for note in same_domain_oracle_notes(pair, opts.models, classes):
-        echo(note)
     train_data, novel_data = data_layer.load_pair(
         pair, opts.data_dir, download=opts.download, max_train=budget.training.max_train, max_test=budget.evaluation.eval_images
     )
@@ -120,33 +164,54 @@ def run_benchmark(opts: RunOptions, echo=_log) -> list:
     if any(classes[n].trains_on == "novel" for n in opts.models):
         images_by_domain["novel"] = novel_data.train.images.to(opts.device)
     opts = replace(opts, budget=budget.for_images(train_data.image_shape))
+    planned = [(name, seed) for name in opts.models for seed in opts.seeds]
+    return Sweep(opts, classes, configs, train_data, novel_data, images_by_domain, planned)
+
+
+def run_benchmark(opts: RunOptions, echo=_log) -> list:
+    """Train and score every (model, seed); returns the leaderboard rows of this invocation.
+
+    This process is the only writer of the leaderboard: with `executor="ray"` the runs train in
+    Ray tasks (bench/ray_executor.py) that return their rows here."""
+    _check_options(opts)
+    budget, pair = opts.budget, opts.pair
+    echo(f"bench run: pair {pair.name} ({pair.train} -> {pair.novel}), budget {budget.name} ({budget.description}), device {device_description(opts.device)}")
+    for note in same_domain_oracle_notes(pair, opts.models, {n: registry.get(n) for n in opts.models}):
+        echo(note)
+    sweep = prepare_sweep(opts, echo)
+    opts = sweep.opts
 
     ensure_writable_dir(opts.out_dir, "--out folder")
     ensure_writable_dir(opts.leaderboard_dir, "--leaderboard-dir folder")
-    check_room(opts.out_dir, *_planned_bytes(classes, configs, train_data.image_shape, len(opts.seeds)), "--out folder")
+    check_room(opts.out_dir, *_planned_bytes(sweep.classes, sweep.configs, sweep.train_data.image_shape, len(opts.seeds)), "--out folder")
     rows = []
     leaderboard = Path(opts.leaderboard_dir) / f"{pair.name}.csv"
-    planned = [(name, seed) for name in opts.models for seed in opts.seeds]
+    planned = sweep.planned
+    if opts.executor == "ray":
+        from bench.ray_executor import ray_results
 
-    def start(name, seed):
-        images = images_by_domain[classes[name].trains_on]
-        return lambda: run_steps(classes[name], configs[name], pair, train_data, novel_data, images, seed, opts, echo)
+        results = ray_results(sweep, echo)
+    else:
+        results = sweep.results(planned, echo)
 
     done = set()
-    for i, row in interleave([start(name, seed) for name, seed in planned], opts.lanes):
-        name, seed = planned[i]
-        done.add(i)
-        rows.append(row)
-        add_rows(leaderboard, [row])
-        if row["status"] == "diverged" and opts.on_divergence == "stop":
-            echo(format_results(rows))
-            not_run = ", ".join(f"{n} seed {s}" for j, (n, s) in enumerate(planned) if j not in done) or "none"
-            raise BenchError(
-                f"{name} seed {seed} diverged at step {row['steps']}; --on-divergence stop ends this invocation here. "
-                f"The run is recorded as diverged in {Path(row['run_dir']) / 'metrics.json'} and in {leaderboard}. "
-                f"Not run: {not_run}. Change its hyperparameters (--set) and rerun with --force, or pass "
-                "--on-divergence skip to record divergences and go on with the remaining runs."
-            )
+    try:
+        for i, row in results:
+            name, seed = planned[i]
+            done.add(i)
+            rows.append(row)
+            add_rows(leaderboard, [row])
+            if row["status"] == "diverged" and opts.on_divergence == "stop":
+                echo(format_results(rows))
+                not_run = ", ".join(f"{n} seed {s}" for j, (n, s) in enumerate(planned) if j not in done) or "none"
+                raise BenchError(
+                    f"{name} seed {seed} diverged at step {row['steps']}; --on-divergence stop ends this invocation here. "
+                    f"The run is recorded as diverged in {Path(row['run_dir']) / 'metrics.json'} and in {leaderboard}. "
+                    f"Not run: {not_run}. Change its hyperparameters (--set) and rerun with --force, or pass "
+                    "--on-divergence skip to record divergences and go on with the remaining runs."
+                )
+    finally:
+        results.close()  # stops lanes or cancels Ray tasks still going when this ends early
     echo(format_results(rows))
     echo(f"\nRun directories under {Path(opts.out_dir) / pair.name}; leaderboard rows in {Path(opts.leaderboard_dir) / (pair.name + '.csv')}.")
     return rows

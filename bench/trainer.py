@@ -80,16 +80,17 @@ def read_checkpoint(path, config_hash: str, device="cpu") -> dict:
     return ckpt
 
 
-def autocast_context(device: torch.device, precision: str, cache: bool = True):
+def autocast_context(device: torch.device, precision: str):
     """bf16 autocast on CUDA unless fp32 is asked for; full precision elsewhere.
 
     fp32 on CUDA also turns TF32 off for the step: PyTorch runs cuDNN convolutions in TF32 by
     default, so without this `--precision fp32` would not rule reduced precision out.
-    `cache=False` for steps captured as CUDA graphs (autocast's cast cache must not outlive the
-    capture); the cache changes no value, only how often a weight is cast.
+    Autocast keeps no cast cache: a cached bf16 copy of a weight would outlive an optimizer step
+    taken inside the same `train_step` (a discriminator scored again after its update would score
+    with its old weights), and a CUDA graph could not hold the cache anyway.
     """
     if device.type == "cuda" and precision in ("auto", "bf16"):
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16, cache_enabled=cache)
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16, cache_enabled=False)
     if device.type == "cuda" and precision == "fp32":
         return full_fp32()
     return contextlib.nullcontext()  # off CUDA; and `bench perf`'s "tf32" (PyTorch's flags as set)
@@ -103,9 +104,9 @@ def augmentation_engine(model, image_shape: tuple, padding: str = "zeros") -> Op
     return AugmentationEngine.for_images(tuple(image_shape), families=model.augmentation_families, padding=padding)
 
 
-def run_train_step(model, batch: TrainBatch, step: int, device: torch.device, precision: str, cache: bool = True) -> dict:
+def run_train_step(model, batch: TrainBatch, step: int, device: torch.device, precision: str) -> dict:
     """One update of `model` under the trainer's precision policy (shared with `bench perf`)."""
-    with autocast_context(device, precision, cache):
+    with autocast_context(device, precision):
         return model.train_step(batch, step)
 
 
@@ -212,8 +213,6 @@ class Trainer:
         model.plan_training(main_steps, schedule.inversion_iterations)
         total = main_steps + model.extra_training_steps()
         model.optimizers = model.configure_optimizers()
-        if device.type == "cuda":
-            make_capturable(model.optimizers)  # graphs or not: the same numbers either way
         base_lrs = {k: [g["lr"] for g in opt.param_groups] for k, opt in model.optimizers.items()}
         generator = randomness.training_generator(self.seed, device)
         engine = augmentation_engine(model, tuple(self.images.shape[1:]), self.padding)
@@ -235,6 +234,8 @@ class Trainer:
             compile_train_step(model)
         lr_factor = None
         graphs = StepGraphs(device, self.graphs, generator, self.graph_class, self.graph_warmup)
+        if graphs.enabled:
+            make_capturable(model.optimizers)  # after the checkpoint's optimizer state is loaded
         graphs.start()
         index = torch.empty(batch_size, dtype=torch.long, device=device)  # the step's static input
         perm, perm_epoch = None, -1
@@ -256,7 +257,7 @@ class Trainer:
                             for key, opt in model.optimizers.items():
                                 for group, base in zip(opt.param_groups, base_lrs[key]):
                                     group["lr"] = base * factor
-                    step_fn = self._step_function(step, index, engine, generator, cache=not graphs.enabled)
+                    step_fn = self._step_function(step, index, engine, generator)
                     losses = graphs.run((model.step_phase(step), lr_factor), step_fn)
                     done = step + 1
                     if done % schedule.log_every == 0 or done == total:
@@ -277,9 +278,9 @@ class Trainer:
             with graphs.stream_context():
                 seconds = elapsed + time.perf_counter() - t0
                 self._save(total, generator, history, seconds)
-            graphs.finish()
             self.captured_graphs = graphs.captured()
         finally:
+            graphs.finish()  # later work on the default stream waits for this run's stream
             bar.close()
             if self.loss_log is not None:
                 self.loss_log.close()
@@ -287,13 +288,13 @@ class Trainer:
                 uncompile_train_step(model)
         return TrainResult(total, seconds, resumed_from, history, resumed_seconds=elapsed)
 
-    def _step_function(self, step: int, index: torch.Tensor, engine, generator, cache: bool):
+    def _step_function(self, step: int, index: torch.Tensor, engine, generator):
         """The whole update at `step` as a closure over static inputs (`bench/graphs.py`): gather
         the batch at `index`, build it (augmentation included), run the model's step."""
 
         def step_fn() -> dict:
             batch = TrainBatch(self.images[index], engine, generator)
-            return run_train_step(self.model, batch, step, self.device, self.precision, cache)
+            return run_train_step(self.model, batch, step, self.device, self.precision)
 
         return step_fn
 

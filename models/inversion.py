@@ -117,6 +117,8 @@ class LatentRefiner:
         self.x, self.z = x.clone(), z.clone()
         self.graph_class = graph_class or (CudaStepGraph if x.device.type == "cuda" else None)
         self.graph, self.eager_steps = None, 0
+        # on CUDA: warm-up, capture and replays on a side stream (PyTorch's rule for capture)
+        self.stream = torch.cuda.Stream(x.device) if x.device.type == "cuda" else None
 
     def load(self, x: torch.Tensor, z: torch.Tensor) -> None:
         self.x.copy_(x)
@@ -131,6 +133,17 @@ class LatentRefiner:
         return {}
 
     def run(self, steps: int) -> torch.Tensor:
+        """`steps` refinement steps of the loaded chunk; its latents (made on the caller's stream)."""
+        if self.stream is None:
+            self._run(steps)
+        else:
+            self.stream.wait_stream(torch.cuda.current_stream(self.stream.device))
+            with torch.cuda.stream(self.stream):
+                self._run(steps)
+            torch.cuda.current_stream(self.stream.device).wait_stream(self.stream)
+        return self.z.detach().clone()
+
+    def _run(self, steps: int) -> None:
         for _ in range(steps):
             if self.graph is not None:
                 self.graph.replay()
@@ -138,9 +151,8 @@ class LatentRefiner:
                 self.step()
                 self.eager_steps += 1
             else:
-                self.graph = self.graph_class(self.step, None, None, None)
+                self.graph = self.graph_class(self.step, None, None, self.stream)
                 self.graph.replay()
-        return self.z.detach().clone()
 
 
 def oracle_encode(model, x: torch.Tensor, steps: int, generator: Optional[torch.Generator] = None, lr: float = 0.01) -> torch.Tensor:

@@ -106,8 +106,6 @@ def build_model(name: str, image_shape: tuple, device: torch.device, seed: int, 
         model = model.to(memory_format=torch.channels_last)
     model.plan_training(PLANNED_STEPS, BUDGETS["paper"].training.inversion_iterations)
     model.optimizers = model.configure_optimizers()
-    if device.type == "cuda":
-        make_capturable(model.optimizers)  # as the trainer
     return model.train()
 
 
@@ -124,30 +122,30 @@ class TrainerPath:
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.order = torch.Generator().manual_seed(seed)
         self.graphs = StepGraphs(device, setup.graphs and not setup.compile, self.generator, graph_class)
+        if self.graphs.enabled:
+            make_capturable(self.model.optimizers)  # as the trainer
         self.graphs.start()
         self.index = torch.empty(batch_size, dtype=torch.long, device=device)
-        self.step = 0
+        self.step, self.perm = 0, None
 
     def steps(self, count: int) -> int:
         """`count` training steps; returns the images they trained on."""
-        n = self.images.shape[0]
-        per_pass = n // self.batch_size
+        per_pass = self.images.shape[0] // self.batch_size
         with self.graphs.stream_context():
-            perm = torch.randperm(n, generator=self.order).to(self.device)  # as the trainer: one per epoch
-            for k in range(count):
-                pos = k % per_pass
-                self.index.copy_(perm[pos * self.batch_size : (pos + 1) * self.batch_size])
+            for _ in range(count):
+                pos = self.step % per_pass
+                if pos == 0 or self.perm is None:  # as the trainer: a fresh order per pass
+                    self.perm = torch.randperm(self.images.shape[0], generator=self.order).to(self.device)
+                self.index.copy_(self.perm[pos * self.batch_size : (pos + 1) * self.batch_size])
                 self.graphs.run(self.model.step_phase(self.step), self._step_fn(self.step))
                 self.step += 1
         self.graphs.finish()
         return count * self.batch_size
 
     def _step_fn(self, step: int):
-        cache = not self.graphs.enabled
-
         def step_fn() -> dict:
             batch = TrainBatch(self.images[self.index], self.engine, self.generator)
-            return run_train_step(self.model, batch, step, self.device, self.precision, cache)
+            return run_train_step(self.model, batch, step, self.device, self.precision)
 
         return step_fn
 

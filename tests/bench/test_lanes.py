@@ -29,9 +29,9 @@ def test_two_lanes_give_the_metrics_and_losses_of_runs_made_one_after_another(tm
     order = []
     original = bench.trainer.run_train_step
 
-    def noting(model, batch, step, device, precision, *cache):
+    def noting(model, batch, step, device, precision):
         order.append(id(model))
-        return original(model, batch, step, device, precision, *cache)
+        return original(model, batch, step, device, precision)
 
     monkeypatch.setattr(bench.trainer, "run_train_step", noting)
     laned = run_benchmark(options(tmp_path, "laned", models=MODELS, seeds=[0], lanes=2), echo=lambda m: None)
