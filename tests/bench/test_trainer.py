@@ -238,3 +238,19 @@ def test_tensorboard_without_the_package_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
     with pytest.raises(BenchError, match=r'pip install -e "\.\[tensorboard\]"'):
         check_tensorboard()
+
+
+def test_bf16_autocast_keeps_no_cast_cache_within_a_step(recwarn):
+    # A cached bf16 copy of a weight outlives an in-place optimizer step inside the same autocast
+    # block (CPU autocast shows it as CUDA's does): the discriminator that an adversarial step
+    # scores again after updating it would score with its old weights.
+    layer = torch.nn.Linear(4, 4)
+    x = torch.ones(1, 4)
+    for cache, stale in ((True, True), (False, False)):
+        with torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=cache):
+            before = layer(x)
+            with torch.no_grad():
+                layer.weight.add_(1.0)
+            assert torch.equal(layer(x), before) is stale
+    context = autocast_context(torch.device("cuda"), "auto")  # built without a GPU: only inspected
+    assert isinstance(context, torch.autocast) and context._cache_enabled is False
