@@ -37,6 +37,8 @@ import torch
 from bench.errors import BenchError, LockBusy
 from bench.progress import progress_bar
 
+LOCK_POLL_SECONDS = 5.0  # how often a task tries a busy run directory again
+
 RAY_EXTRA = (
     "`--executor ray` needs Ray, which is an optional extra of interpbench: install it with "
     "`pip install -e \".[ray]\"` in the checkout (or `pip install ray`), or leave --executor at its default, local."
@@ -118,7 +120,7 @@ def run_task(opts, runs: list, cwd: str, lock_wait_seconds: float, threads: int)
             if time.monotonic() > deadline:
                 raise
             print(f"waiting for a run directory: {busy}", flush=True)
-            time.sleep(5.0)
+            time.sleep(LOCK_POLL_SECONDS)
 
 
 def _cause(exc: Exception) -> Exception:

@@ -192,3 +192,33 @@ def test_the_slurm_script_parses_and_hands_its_arguments_to_a_ray_sweep():
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
     text = script.read_text()
     assert 'bench run --executor ray --address "$head_ip:$port" "$@"' in text and "ray start --head" in text
+
+
+def test_a_task_waits_for_a_run_directory_whose_lock_is_still_held(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from bench.rundir import lock_run_dir, run_dir_for
+
+    opts = ray_executor._absolute(options(tmp_path, "out", models=["pixel-fade"], seeds=[0]))
+    run_dir = run_dir_for(opts.out_dir, "pole", "pixel-fade", 0)
+    held, released = threading.Event(), threading.Event()
+
+    def hold():  # another process's lock, as a dead node's may stay for a while
+        with lock_run_dir(run_dir):
+            held.set()
+            time.sleep(1.0)
+        released.set()
+
+    monkeypatch.setattr(ray_executor, "LOCK_POLL_SECONDS", 0.2)
+    monkeypatch.chdir(tmp_path)  # a task changes to the driver's folder: restored afterwards
+    threads = torch.get_num_threads()
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    rows = ray_executor.run_task(opts, [("pixel-fade", 0)], str(tmp_path), 30.0, threads)
+    holder.join()
+    assert released.is_set() and rows[0]["status"] == "finished"
+    with pytest.raises(BenchError, match="in use by another"):
+        with lock_run_dir(run_dir):
+            ray_executor.run_task(opts, [("pixel-fade", 0)], str(tmp_path), 0.0, threads)  # no time to wait: the error
