@@ -94,13 +94,13 @@ def _gpus(options: RayOptions, device: torch.device, runs: int) -> float:
     return min(1.0, per_run * runs)  # one process uses one device
 
 
-def run_task(opts, runs: list, cwd: str, lock_wait_seconds: float, threads: int) -> list:
+def run_task(prepare_sweep, opts, runs: list, cwd: str, lock_wait_seconds: float, threads: int) -> list:
     """In a worker: train and score `runs` ((model, seed) pairs) as `bench run` would; their rows.
 
-    `threads`: the driver's torch thread count. CPU results depend on it (reduction order), and
-    Ray gives a task as many threads as CPUs it reserved; the driver's count keeps a run's
-    numbers those of `--executor local`."""
-    from bench.runner import prepare_sweep
+    `prepare_sweep`: `bench.runner.prepare_sweep`, handed over by the driver (this module does
+    not import the runner, which imports it). `threads`: the driver's torch thread count. CPU
+    results depend on it (reduction order), and Ray gives a task as many threads as CPUs it
+    reserved; the driver's count keeps a run's numbers those of `--executor local`."""
     from models import registry
 
     torch.set_num_threads(threads)
@@ -129,9 +129,9 @@ def _cause(exc: Exception) -> Exception:
     return cause if isinstance(cause, Exception) else exc
 
 
-def ray_results(sweep, echo, ray=None):
-    """(index into `sweep.planned`, row) of every run as it finishes, trained in Ray tasks.
-    Closing the generator cancels the tasks still pending."""
+def ray_results(sweep, prepare_sweep, echo, ray=None):
+    """(index into `sweep.planned`, row) of every run as it finishes, trained in Ray tasks that
+    call `prepare_sweep` (the runner's). Closing the generator cancels the tasks still pending."""
     ray = ray or require_ray()
     opts = sweep.opts
     options = opts.ray or RayOptions()
@@ -153,7 +153,7 @@ def ray_results(sweep, echo, ray=None):
         runs = [sweep.planned[i] for i in group]
         ref = task.options(
             num_cpus=options.cpus_per_run, num_gpus=_gpus(options, opts.device, len(runs)), max_retries=options.max_retries,
-        ).remote(worker_opts, runs, os.getcwd(), options.lock_wait_seconds, torch.get_num_threads())  # fmt: skip
+        ).remote(prepare_sweep, worker_opts, runs, os.getcwd(), options.lock_wait_seconds, torch.get_num_threads())  # fmt: skip
         tasks[ref] = group
     echo(f"bench run: {len(pending)} run(s) in {len(tasks)} Ray task(s), {len(sweep.planned) - len(pending)} reused.")
     bar = progress_bar(total=len(sweep.planned), initial=len(sweep.planned) - len(pending), desc="runs", enabled=opts.progress)

@@ -190,7 +190,7 @@ def run_benchmark(opts: RunOptions, echo=_log) -> list:
     if opts.executor == "ray":
         from bench.ray_executor import ray_results
 
-        results = ray_results(sweep, echo)
+        results = ray_results(sweep, prepare_sweep, echo)
     else:
         results = sweep.results(planned, echo)
 

@@ -138,8 +138,16 @@ def _inception_network(device: torch.device, require: bool, offline: bool = True
 def inception_extractor(ctx) -> FeatureExtractor:
     """pytorch-fid's pool3 extractor on the model's device (MetricSkipped / BenchError without
     weights)."""
-    device = torch.device(ctx.device)
-    net = _inception_network(device, ctx.require_fid, getattr(ctx, "offline", True))
+    return inception_extractor_on(
+        torch.device(ctx.device), ctx.require_fid, getattr(ctx, "offline", True), progress=bool(getattr(ctx, "progress", False))
+    )
+
+
+def inception_extractor_on(device: torch.device, require: bool = True, offline: bool = True, progress: bool = False, batch_size=None) -> FeatureExtractor:
+    """pytorch-fid's pool3 extractor on `device` (batches of 200 on CUDA, 50 elsewhere, as
+    pytorch-fid's default); also `bench fid`'s."""
+    device = torch.device(device)
+    net = _inception_network(device, require, offline)
 
     @torch.no_grad()
     def extract(x: torch.Tensor) -> torch.Tensor:
@@ -149,7 +157,8 @@ def inception_extractor(ctx) -> FeatureExtractor:
         with full_fp32():
             return net(x)[0].flatten(1)
 
-    return FeatureExtractor(INCEPTION_NAME, INCEPTION_LABEL, INCEPTION_RESIZE, device, extract, 200 if device.type == "cuda" else 50, progress=bool(getattr(ctx, "progress", False)))
+    batch = batch_size or (200 if device.type == "cuda" else 50)
+    return FeatureExtractor(INCEPTION_NAME, INCEPTION_LABEL, INCEPTION_RESIZE, device, extract, batch, progress=progress)
 
 
 def image_fingerprint(images_uint8: torch.Tensor) -> str:

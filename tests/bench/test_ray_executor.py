@@ -49,7 +49,7 @@ class FakeRay:
 
     def get(self, ref):
         resources, args = self.submitted[ref]
-        return self.results(args[1]) if self.results else self.fn(*args)
+        return self.results(args[2]) if self.results else self.fn(*args)
 
     def cancel(self, ref, force=False):
         self.cancelled.append(ref)
@@ -92,8 +92,8 @@ def test_the_driver_skips_finished_runs_and_alone_writes_the_rows(tmp_path, monk
     assert [(r["model"], r["seed"]) for r in rows] == [("pixel-fade", 0), ("pixel-fade", 1), ("pixel-fade", 2)]
     assert len(fake.submitted) == 1  # seed 0 was finished; seeds 1 and 2 form one lane group (2 x 0.5 GPU)
     resources, args = fake.submitted[0]
-    assert args[1] == [("pixel-fade", 1), ("pixel-fade", 2)] and resources["num_gpus"] == 1.0 and resources["max_retries"] == 3
-    assert args[0].out_dir.is_absolute() and args[0].progress is False
+    assert args[2] == [("pixel-fade", 1), ("pixel-fade", 2)] and resources["num_gpus"] == 1.0 and resources["max_retries"] == 3
+    assert args[1].out_dir.is_absolute() and args[1].progress is False
     board = (tmp_path / "lb" / "pole.csv").read_text().strip().splitlines()
     assert len(board) == 1 + 3  # header and one row per run (the reused run's row is not doubled)
 
@@ -216,9 +216,9 @@ def test_a_task_waits_for_a_run_directory_whose_lock_is_still_held(tmp_path, mon
     holder = threading.Thread(target=hold)
     holder.start()
     held.wait()
-    rows = ray_executor.run_task(opts, [("pixel-fade", 0)], str(tmp_path), 30.0, threads)
+    rows = ray_executor.run_task(bench.runner.prepare_sweep, opts, [("pixel-fade", 0)], str(tmp_path), 30.0, threads)
     holder.join()
     assert released.is_set() and rows[0]["status"] == "finished"
     with pytest.raises(BenchError, match="in use by another"):
         with lock_run_dir(run_dir):
-            ray_executor.run_task(opts, [("pixel-fade", 0)], str(tmp_path), 0.0, threads)  # no time to wait: the error
+            ray_executor.run_task(bench.runner.prepare_sweep, opts, [("pixel-fade", 0)], str(tmp_path), 0.0, threads)  # no time to wait: the error
