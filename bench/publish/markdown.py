@@ -102,9 +102,16 @@ def _seed_cell(row) -> str:
     return text + (f" (+{', '.join(extra)})" if extra else "")
 
 
+def distinct_devices(finished) -> list:
+    """The devices of runs, each once: a record that names no processor ("cpu:1 threads", written
+    before records named it) is left out when another names the processor of the same setting."""
+    devices = {str(r.record.get("device", "?")) for r in finished}
+    return sorted(d for d in devices if not any(other.startswith(d + " (") for other in devices))
+
+
 def _hardware(finished) -> str:
     """Devices and torch versions of a budget's finished runs."""
-    devices = sorted({str(r.record.get("device", "?")) for r in finished}) or ["?"]
+    devices = distinct_devices(finished) or ["?"]
     torches = sorted({str(r.record.get("versions", {}).get("torch", "?")) for r in finished if isinstance(r.record.get("versions"), dict)})
     text = "device " + ", ".join(f"`{d}`" for d in devices)
     if torches:
@@ -353,7 +360,7 @@ def index_readme(boards: dict, runs_by_pair: dict, extra_links: list, registered
                     _leader_cell(best) if best else DASH,
                     fmt_value(best.mean) if best else DASH,
                     lead_verdict(best) if best else DASH,
-                    ", ".join(sorted({str(r.record.get("device", "?")) for r in finished})) or DASH,
+                    ", ".join(distinct_devices(finished)) or DASH,
                 ]
             )
     parts = [

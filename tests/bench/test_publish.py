@@ -861,3 +861,12 @@ def test_publish_shows_its_progress(published, tmp_path):
     out = _published_copy(published, tmp_path)
     result = CliRunner().invoke(cli, ["publish", "--runs", str(published["runs"]), "--out", str(out)])
     assert result.exit_code == 0 and "publishing" in result.output
+
+
+def test_the_hardware_column_names_each_device_once():
+    from types import SimpleNamespace
+
+    from bench.publish.markdown import distinct_devices
+
+    runs = [SimpleNamespace(record={"device": d}) for d in ("cpu:1 threads", "cpu:1 threads (AMD EPYC)", "cpu:2 threads", "cuda:NVIDIA H100 80GB HBM3")]
+    assert distinct_devices(runs) == ["cpu:1 threads (AMD EPYC)", "cpu:2 threads", "cuda:NVIDIA H100 80GB HBM3"]
