@@ -35,6 +35,10 @@ LEGEND_MAX_WIDTH = 0.97  # share of the figure's width a legend may take (a marg
 NOTE_WIDTH = 80  # characters per line of a title's "not drawn" note: a long list ran off the figure
 
 
+MAX_ASPECT = 3.0  # no figure wider than 3:1: a strip of panels is unreadable at page width
+GRID_COLUMNS = 2  # panels per row of a multi-panel figure
+
+
 def _figure(ncols: int = 1, width: float = 6.0, height: float = 3.8, legend: bool = False):
     """A figure with one row of axes. `legend`: a figure legend will go under the axes
     (constrained layout places it; `_models_legend` adds the height its rows take)."""
@@ -43,6 +47,18 @@ def _figure(ncols: int = 1, width: float = 6.0, height: float = 3.8, legend: boo
         fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained" if legend else None)
         axes = fig.subplots(1, ncols, squeeze=False)[0]
     return fig, axes
+
+
+def _panel_grid(panels: int, panel_width: float, panel_height: float, legend: bool = False):
+    """A figure of `panels` axes, GRID_COLUMNS to a row (unused cells hidden): (figure, axes)."""
+    ncols = min(GRID_COLUMNS, panels)
+    nrows = math.ceil(panels / ncols)
+    with sns.axes_style(STYLE):
+        fig = Figure(figsize=(panel_width * ncols, panel_height * nrows), dpi=DPI, layout="constrained" if legend else None)
+        grid = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in grid[panels:]:
+        ax.set_visible(False)
+    return fig, list(grid[:panels])
 
 
 def _save(fig: Figure, path: Path) -> None:
@@ -132,7 +148,7 @@ def admissibility_bars(board: Board, budget: str, path: Path) -> bool:
     keys = [k for k in board.metrics if k.startswith("adm_") and np.isfinite(table[f"{k}_mean"].astype(float)).any()]
     if not keys:
         return False
-    fig, axes = _figure(ncols=len(keys), width=max(5.0, len(keys) * (0.45 * len(table) + 1.8)), height=4.0)
+    fig, axes = _panel_grid(len(keys), max(5.0, 0.45 * len(table) + 1.8), 4.0)
     for ax, key in zip(axes, keys):
         _bars(ax, table, key)
         ax.set_title(key, fontsize=9)
@@ -271,7 +287,7 @@ def ground_truth_curves(runs, pair: str, budget: str, path: Path) -> bool:
     if not panels:
         return False
     drawn = {m: model_color(m) for m in groups if m in mse or m in pred or m in dist}
-    fig, axes = _figure(ncols=len(panels), width=4.6 * len(panels), height=4.0, legend=True)
+    fig, axes = _panel_grid(len(panels), 5.0, 4.0, legend=True)
     for ax, panel in zip(axes, panels):
         if panel == "mse":
             for model, (x, rows) in mse.items():
@@ -285,7 +301,8 @@ def ground_truth_curves(runs, pair: str, budget: str, path: Path) -> bool:
                 _curve(ax, x, rows, model_color(model), marker=".")
             ax.set_xlabel("alpha")
             ax.set_ylabel("predicted alpha (median over pairs)")
-            ax.set_title("predicting alpha", fontsize=9)
+            ax.set_ylim(-0.1, 1.1)  # the meaningful range: a model far off it is off the chart, not squashing the rest
+            ax.set_title("predicting alpha (axis clipped to -0.1..1.1)", fontsize=9)
             ax.legend(fontsize=6, loc="best")
         else:
             drew_perfect = False

@@ -302,6 +302,14 @@ def test_plots_are_written_non_empty_and_skipped_without_data(published):
     for name in ("omniglot/headline_quick.png", "omniglot/noise_frequency_quick.png", "omniglot/admissibility_quick.png",
                  "omniglot/recon_matrix_quick.png", "pole/headline_quick.png", "pole/ground_truth_quick.png"):  # fmt: skip
         assert snap[name].startswith(b"\x89PNG") and len(snap[name]) > 5000, name
+    from io import BytesIO
+
+    from PIL import Image
+
+    for name, data in snap.items():
+        if name.endswith(".png"):
+            width, height = Image.open(BytesIO(data)).size
+            assert width <= 3 * height, f"{name} is {width}x{height}: wider than 3:1, unreadable at page width"
     assert "omniglot/ground_truth_quick.png" not in snap  # no ground truth on a two-domain pair
     assert "pole/admissibility_quick.png" not in snap
     readme = snap["omniglot/README.md"].decode()
