@@ -35,7 +35,9 @@ LEGEND_MAX_WIDTH = 0.97  # share of the figure's width a legend may take (a marg
 NOTE_WIDTH = 80  # characters per line of a title's "not drawn" note: a long list ran off the figure
 
 
+LOG_SPAN = 10.0  # bars on a log scale when the largest mean is more than this times the smallest
 MAX_ASPECT = 3.0  # no figure wider than 3:1: a strip of panels is unreadable at page width
+TITLE_CHARS_PER_INCH = 11  # characters of a 10-point title per inch of figure width
 GRID_COLUMNS = 2  # panels per row of a multi-panel figure
 
 
@@ -108,10 +110,20 @@ def _bars(ax, table: pd.DataFrame, key: str, published: dict | None = None) -> b
     means = table[f"{key}_mean"].astype(float).to_numpy()
     errors = table[f"{key}_ci95"].astype(float).to_numpy()
     colors = [model_color(m) for m in table["model"]]
+    log = bool((means > 0).all() and means.max() > LOG_SPAN * means.min())
+    if log:  # one model ten times the others would flatten every other bar
+        ax.set_yscale("log")
     bars = ax.bar(x, means, color=colors, edgecolor="black", linewidth=0.4)
     shown = np.isfinite(errors)  # one seed: no interval to draw
     if shown.any():
-        ax.errorbar(x[shown], means[shown], yerr=errors[shown], fmt="none", ecolor="black", capsize=3, linewidth=1)
+        lower = errors[shown]
+        if (means >= 0).all():  # a non-negative metric: the interval stops at 0 (on a log scale, at a tenth of the bar)
+            lower = np.minimum(lower, means[shown] * (0.9 if log else 1.0))
+        ax.errorbar(x[shown], means[shown], yerr=[lower, errors[shown]], fmt="none", ecolor="black", capsize=3, linewidth=1)
+    if "collapsed" in table:
+        for i, (mean, collapsed) in enumerate(zip(means, table["collapsed"])):
+            if collapsed is True or collapsed == 1:
+                ax.annotate("collapsed", (i, mean), xytext=(0, 3), textcoords="offset points", ha="center", va="bottom", rotation=90, fontsize=7, color="firebrick")
     for bar, role in zip(bars, table["role"]):
         if role != COMPETITOR:
             bar.set_hatch("//")
@@ -134,10 +146,12 @@ def headline_bars(board: Board, budget: str, path: Path, published: dict) -> boo
     if board.headline is None:
         return False
     table = board.for_budget(budget)
-    fig, (ax,) = _figure(width=max(5.0, 0.6 * len(table) + 2.0))
+    width = max(5.0, 0.6 * len(table) + 2.0)
+    fig, (ax,) = _figure(width=width)
     if not _bars(ax, table, board.headline, published):
         return False
-    ax.set_title(f"{board.pair}, {budget} budget: {board.headline} (mean ± 95% CI over seeds)", fontsize=10)
+    title = f"{board.pair}, {budget} budget: {board.headline} (mean ± 95% CI over seeds)"
+    ax.set_title(textwrap.fill(title, int(width * TITLE_CHARS_PER_INCH)), fontsize=10)  # wrapped, never cut
     _save(fig, path)
     return True
 

@@ -309,7 +309,7 @@ def test_plots_are_written_non_empty_and_skipped_without_data(published):
     for name, data in snap.items():
         if name.endswith(".png"):
             width, height = Image.open(BytesIO(data)).size
-            assert width <= 3 * height, f"{name} is {width}x{height}: wider than 3:1, unreadable at page width"
+            assert width <= plots.MAX_ASPECT * height, f"{name} is {width}x{height}: wider than 3:1, unreadable at page width"
     assert "omniglot/ground_truth_quick.png" not in snap  # no ground truth on a two-domain pair
     assert "pole/admissibility_quick.png" not in snap
     readme = snap["omniglot/README.md"].decode()
@@ -878,3 +878,21 @@ def test_the_hardware_column_names_each_device_once():
 
     runs = [SimpleNamespace(record={"device": d}) for d in ("cpu:1 threads", "cpu:1 threads (AMD EPYC)", "cpu:2 threads", "cuda:NVIDIA H100 80GB HBM3")]
     assert distinct_devices(runs) == ["cpu:1 threads (AMD EPYC)", "cpu:2 threads", "cuda:NVIDIA H100 80GB HBM3"]
+
+
+def test_headline_bars_go_log_beyond_a_tenfold_span_clip_intervals_at_zero_and_mark_collapse():
+    from matplotlib.figure import Figure
+
+    table = pd.DataFrame({
+        "model": ["gaia", "ae", "vae"], "role": ["competitor"] * 3, "n_seeds": [3, 3, 3],
+        "fid_mean": [400.0, 12.0, 30.0], "fid_ci95": [50.0, 20.0, 5.0], "collapsed": [False, True, False],
+    })  # fmt: skip
+    ax = Figure().subplots()
+    assert plots._bars(ax, table, "fid")
+    assert ax.get_yscale() == "log"
+    lows = [segment[0][1] for segment in ax.collections[0].get_segments()]  # the intervals' lower ends
+    assert min(lows) == pytest.approx(1.2)  # ae's interval (12 +- 20) stops at a tenth of its bar on a log scale
+    assert [t.get_text() for t in ax.texts] == ["collapsed"]
+    linear = Figure().subplots()
+    plots._bars(linear, table.assign(fid_mean=[40.0, 12.0, 30.0]), "fid")
+    assert linear.get_yscale() == "linear" and min(seg[0][1] for seg in linear.collections[0].get_segments()) == 0.0
