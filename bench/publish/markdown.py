@@ -143,11 +143,36 @@ def _without_links(text: str) -> str:
     return re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
 
 
+def verdict(board: Board, budget: str, published: dict) -> str:
+    """The section's opening paragraph: who leads on the headline metric, whether beyond seed
+    noise, and the paper's number for that model where there is one ("" without a headline)."""
+    lead = best_by_metric(board, budget).get(board.headline) if board.headline else None
+    if lead is None:
+        return ""
+    text = (
+        f"**Verdict.** On the headline metric `{board.headline}` ({label(board.headline)}, {direction(board.headline)} "
+        f"is better) **{lead.model}** leads the competitors with {fmt_value(lead.mean)}"
+    )
+    if lead.runner_up is not None:
+        text += f"; ahead of the runner-up {lead.runner_up} ({fmt_value(lead.runner_up_mean)}) beyond seed noise: {lead_verdict(lead)}"
+    text += "."
+    if lead.collapsed:
+        text += f" It collapsed (its score is that of a mean image); the best model that did not: {lead.uncollapsed or 'none'}"
+        text += f" ({fmt_value(lead.uncollapsed_mean)})." if lead.uncollapsed else "."
+    paper = published.get((lead.model, board.headline))
+    if paper is not None:
+        text += f" The paper reports {fmt_value(paper.value)} for {lead.model}."
+    return text
+
+
 def budget_section(board: Board, runs, budget: str, published: dict, plots: list, registered: list) -> str:
     table = board.for_budget(budget)
     keys = [k for k in board.metrics if table[f"{k}_mean"].notna().any()]
     finished = [r for r in runs if r.budget == budget and r.status == FINISHED]
     parts = [f"## Budget `{budget}`", ""]
+    opening = verdict(board, budget, published)
+    if opening:
+        parts += [opening, ""]
     description = _budget_description(runs, budget)
     parts.append(
         f"{len(finished)} finished runs of {table['model'].nunique()} models; {_hardware(finished)}; "

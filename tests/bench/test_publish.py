@@ -896,3 +896,10 @@ def test_headline_bars_go_log_beyond_a_tenfold_span_clip_intervals_at_zero_and_m
     linear = Figure().subplots()
     plots._bars(linear, table.assign(fid_mean=[40.0, 12.0, 30.0]), "fid")
     assert linear.get_yscale() == "linear" and min(seg[0][1] for seg in linear.collections[0].get_segments()) == 0.0
+
+
+def test_each_budget_section_opens_with_a_verdict_on_the_headline_metric(published):
+    readme = published["first"]["omniglot/README.md"].decode()
+    section = readme.split("## Budget `quick`", 1)[1].lstrip()
+    assert section.startswith("**Verdict.** On the headline metric `fid`")
+    assert " leads the competitors with " in section.split("\n", 1)[0]
