@@ -117,6 +117,18 @@ def ordered_metrics(keys: Iterable[str], headline: Optional[str] = None, pair: O
     return ordered
 
 
+def model_family(name: str) -> str:
+    """The registry's family of a model ("augintae", "interpolative", ...); "other" for a
+    plug-in not loaded here."""
+    from bench.errors import BenchError
+    from models import registry
+
+    try:
+        return str(getattr(registry.get(name), "family", "other"))
+    except BenchError:
+        return "other"
+
+
 def model_role(name: str) -> str:
     """"reference" (pixel fade), "oracle" (trains on the novel domain) or "competitor"."""
     from bench.errors import BenchError

@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D
 
 from bench.publish.aggregate import Board, mean_ci
 from bench.publish.collect import FINISHED
-from bench.publish.columns import COMPETITOR, REFERENCE, arrow, label, model_role
+from bench.publish.columns import COMPETITOR, REFERENCE, arrow, label, model_family, model_role
 from bench.publish.palette import model_color, model_sort_key
 from bench.publish.revisions import current_matrix_rows
 from bench.recon_matrix import MATRIX_ID_COLUMNS
@@ -35,6 +35,7 @@ LEGEND_MAX_WIDTH = 0.97  # share of the figure's width a legend may take (a marg
 NOTE_WIDTH = 80  # characters per line of a title's "not drawn" note: a long list ran off the figure
 
 
+FAMILY_PALETTE = tuple(sns.color_palette("tab10").as_hex())  # distinct colours within a family panel
 LOG_SPAN = 10.0  # bars on a log scale when the largest mean is more than this times the smallest
 MAX_ASPECT = 3.0  # no figure wider than 3:1: a strip of panels is unreadable at page width
 TITLE_CHARS_PER_INCH = 11  # characters of a 10-point title per inch of figure width
@@ -120,10 +121,7 @@ def _bars(ax, table: pd.DataFrame, key: str, published: dict | None = None) -> b
         if (means >= 0).all():  # a non-negative metric: the interval stops at 0 (on a log scale, at a tenth of the bar)
             lower = np.minimum(lower, means[shown] * (0.9 if log else 1.0))
         ax.errorbar(x[shown], means[shown], yerr=[lower, errors[shown]], fmt="none", ecolor="black", capsize=3, linewidth=1)
-    if "collapsed" in table:
-        for i, (mean, collapsed) in enumerate(zip(means, table["collapsed"])):
-            if collapsed is True or collapsed == 1:
-                ax.annotate("collapsed", (i, mean), xytext=(0, 3), textcoords="offset points", ha="center", va="bottom", rotation=90, fontsize=7, color="firebrick")
+
     for bar, role in zip(bars, table["role"]):
         if role != COMPETITOR:
             bar.set_hatch("//")
@@ -135,7 +133,12 @@ def _bars(ax, table: pd.DataFrame, key: str, published: dict | None = None) -> b
             marked = True
     if marked:
         ax.legend(loc="best", fontsize=8)
-    ax.set_xticks(x, [f"{m} (n={n})" for m, n in zip(table["model"], table["n_seeds"])], rotation=40, ha="right", rotation_mode="anchor", fontsize=8)
+    collapsed = table["collapsed"].fillna(False).astype(bool).tolist() if "collapsed" in table else [False] * len(table)
+    ticks = [f"{m} (n={n}{', collapsed' if c else ''})" for m, n, c in zip(table["model"], table["n_seeds"], collapsed)]
+    ax.set_xticks(x, ticks, rotation=40, ha="right", rotation_mode="anchor", fontsize=8)
+    for tick, c in zip(ax.get_xticklabels(), collapsed):
+        if c:  # a collapsed model's low error is the mean image's: marked where the bar is read
+            tick.set_color("firebrick")
     ax.set_ylabel(f"{label(key)} {arrow(key)}", fontsize=9)
     return True
 
@@ -185,7 +188,10 @@ def _curve(ax, x, rows: np.ndarray, color: str, **kwargs) -> np.ndarray:
     mean, half = _mean_band(rows)
     ax.plot(x, mean, color=color, **kwargs)
     if rows.shape[0] > 1 and np.isfinite(half).all():
-        ax.fill_between(x, mean - half, mean + half, color=color, alpha=0.2, linewidth=0)
+        low = mean - half
+        if (rows[np.isfinite(rows)] >= 0).all():  # a non-negative quantity: its band stops at 0
+            low = np.maximum(low, 0.0)
+        ax.fill_between(x, low, mean + half, color=color, alpha=0.2, linewidth=0)
     return mean
 
 
@@ -216,27 +222,38 @@ def noise_frequency_curves(runs, pair: str, budget: str, path: Path) -> bool:
     drawn = {m: c for m, c in curves.items() if m not in flat}
     if not drawn:
         return False
-    fig, (ax,) = _figure(width=7.0, height=4.2, legend=True)
-    legend = {}
-    for model, (x, rows, ref) in drawn.items():
-        color = model_color(model)
-        _curve(ax, x, rows, color, marker=".")
-        legend[f"{model} (n={rows.shape[0]})"] = color
-        if math.isfinite(ref):
-            ax.axhline(ref, color=color, linestyle=":", linewidth=1.2)
+    families: dict = {}
+    for model in drawn:
+        families.setdefault(model_family(model), []).append(model)
     values = np.concatenate([c[1].ravel() for c in drawn.values()] + [np.array([c[2] for c in drawn.values()])])
     values = values[np.isfinite(values)]
-    if values.size and values.min() > 0 and values.max() / values.min() > 30:
-        ax.set_yscale("log")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("noise frequency f (f x f grid, upscaled)")
-    ax.set_ylabel("reconstruction L2 (255 x MSE)")
-    title = f"{pair}, {budget} budget: noise reconstruction; dotted: novel-domain error"
+    log_y = bool(values.size and values.min() > 0 and values.max() / values.min() > 30)
+    # small multiples, one panel per model family: each family's models in colours that tell them
+    # apart (tab10 within the panel), every other model's mean in grey behind them
+    fig, axes = _panel_grid(len(families), 5.2, 3.8)
+    for ax, (family, members) in zip(axes, sorted(families.items())):
+        for model, (x, rows, _) in drawn.items():
+            if model not in members:
+                ax.plot(x, np.nanmean(rows, axis=0), color="0.82", linewidth=0.8, zorder=1)
+        for k, model in enumerate(members):
+            x, rows, ref = drawn[model]
+            color = FAMILY_PALETTE[k % len(FAMILY_PALETTE)]
+            _curve(ax, x, rows, color, marker=".", label=f"{model} (n={rows.shape[0]})", zorder=3)
+            if math.isfinite(ref):
+                ax.axhline(ref, color=color, linestyle=":", linewidth=1.2, zorder=2)
+        ax.plot([], [], color="black", linestyle=":", linewidth=1.2, label="novel-domain error (dotted, model's colour)")
+        ax.legend(fontsize=6, loc="best")
+        if log_y:
+            ax.set_yscale("log")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("noise frequency f (f x f grid, upscaled)", fontsize=8)
+        ax.set_ylabel("reconstruction L2 (255 x MSE)", fontsize=8)
+        ax.set_title(f"{family} models (grey: the others)", fontsize=9)
+    title = f"{pair}, {budget} budget: reconstruction of noise of frequency f (AugIntAE Fig. 11)"
     if flat:
         title += f"\n{', '.join(flat)}: 0 at every f (no image prior), not drawn"
     title += _missing_note(groups, curves, "noise curve")
-    ax.set_title(title, fontsize=9)
-    _models_legend(fig, legend)
+    fig.suptitle(title, fontsize=10)
     _save(fig, path)
     return True
 
@@ -306,6 +323,9 @@ def ground_truth_curves(runs, pair: str, budget: str, path: Path) -> bool:
         if panel == "mse":
             for model, (x, rows) in mse.items():
                 _curve(ax, x, rows, model_color(model), marker=".")
+            means = np.array([np.nanmean(rows) for _, rows in mse.values()])
+            if (means > 0).all() and means.max() > LOG_SPAN * means.min():  # one model far above would flatten the rest
+                ax.set_yscale("log")
             ax.set_xlabel("alpha")
             ax.set_ylabel("MSE to the true image")
             ax.set_title("interpolant vs ground truth", fontsize=9)

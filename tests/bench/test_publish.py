@@ -369,25 +369,30 @@ def test_a_long_list_of_models_without_curves_wraps_inside_the_figure(tmp_path, 
     canvas = FigureCanvasAgg(fig)  # as saved: the constrained layout runs on draw
     canvas.draw()
     renderer = canvas.get_renderer()
-    (ax,) = [a for a in fig.axes if a.get_title()]
-    assert "not drawn: " in ax.get_title() and ax.get_title().count("\n") >= 2  # the note took more than one line
-    box = ax.title.get_window_extent(renderer)
+    title = fig._suptitle  # the figure's title above the family panels
+    assert "not drawn: " in title.get_text() and title.get_text().count("\n") >= 2  # the note took more than one line
+    box = title.get_window_extent(renderer)
     assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1
 
 
-def test_a_legend_of_every_model_fits_inside_the_figure(tmp_path, monkeypatch):
-    """With the WGAN-GPs in, "wgan-gp-oracle (n=1)" in the fifth legend column ran off the right
-    edge of the noise-frequency figure: the legend takes fewer columns and the figure grows."""
+def test_noise_curves_are_small_multiples_by_family_with_every_model_labelled_inside_the_figure(tmp_path, monkeypatch):
+    """Seventeen overlapping bands in one panel, the AugIntAE variants in near-identical greens:
+    one panel per model family, distinct colours within it, the others in grey behind, and each
+    panel's legend (models and the dotted reference line) inside the figure."""
     runs = _every_model_finished(make_runs(tmp_path / "runs"), keep_curves=True)
     fig = _saved_figure(monkeypatch, lambda: plots.noise_frequency_curves(scan_pair(runs, "omniglot"), "omniglot", "quick", tmp_path / "n.png"))
-    canvas = FigureCanvasAgg(fig)  # the constrained layout runs on draw
+    canvas = FigureCanvasAgg(fig)
     canvas.draw()
-    (legend,) = fig.legends
-    assert "wgan-gp-oracle (n=1)" in {t.get_text() for t in legend.get_texts()}
-    box = legend.get_window_extent(canvas.get_renderer())
-    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and fig.bbox.y0 <= box.y0
-    (ax,) = [a for a in fig.axes if a.get_title()]
-    assert ax.get_window_extent(canvas.get_renderer()).y0 > box.y1  # the axes sit above it
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_legend()]
+    assert len(panels) >= 3 and all(ax.get_title().endswith("models (grey: the others)") for ax in panels)
+    labels = [t.get_text() for ax in panels for t in ax.get_legend().get_texts()]
+    assert "wgan-gp-oracle (n=1)" in labels and labels.count("novel-domain error (dotted, model's colour)") == len(panels)
+    augintae = next(ax for ax in panels if ax.get_title().startswith("augintae"))
+    colours = [line.get_color() for line in augintae.get_lines() if line.get_color() != "0.82" and line.get_label().startswith("augintae")]
+    assert len(colours) == len(set(colours)) >= 2  # the variants tell apart
+    for ax in panels:
+        box = ax.get_legend().get_window_extent(canvas.get_renderer())
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and fig.bbox.y0 <= box.y0
 
 
 def test_the_recon_heatmap_counts_the_runs_of_each_row_and_names_finished_models_without_one(tmp_path, monkeypatch):
@@ -892,7 +897,7 @@ def test_headline_bars_go_log_beyond_a_tenfold_span_clip_intervals_at_zero_and_m
     assert ax.get_yscale() == "log"
     lows = [segment[0][1] for segment in ax.collections[0].get_segments()]  # the intervals' lower ends
     assert min(lows) == pytest.approx(1.2)  # ae's interval (12 +- 20) stops at a tenth of its bar on a log scale
-    assert [t.get_text() for t in ax.texts] == ["collapsed"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["gaia (n=3)", "ae (n=3, collapsed)", "vae (n=3)"]
     linear = Figure().subplots()
     plots._bars(linear, table.assign(fid_mean=[40.0, 12.0, 30.0]), "fid")
     assert linear.get_yscale() == "linear" and min(seg[0][1] for seg in linear.collections[0].get_segments()) == 0.0
