@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torchvision.utils import save_image
+from torchvision.utils import make_grid
 
 from bench import randomness
 from bench.atomic import atomic_path
@@ -26,12 +26,36 @@ def enlarged(images: torch.Tensor, min_size: int) -> torch.Tensor:
     return images
 
 
-def save_grid(images: torch.Tensor, path, nrow: int, min_size: int = 64) -> None:
+PADDING = 2
+LABEL_PIXELS_PER_CHAR = 6  # PIL's default bitmap font
+LABEL_MARGIN = 6
+
+
+def save_grid(images: torch.Tensor, path, nrow: int, min_size: int = 64, row_labels=None, column_labels=None) -> None:
     """Save a grid PNG; small images (28x28 characters) are enlarged with nearest-neighbour
-    sampling to at least `min_size` pixels so the grid is readable at a glance."""
+    sampling to at least `min_size` pixels so the grid is readable at a glance. `row_labels`
+    (one per row, written left of it) and `column_labels` (one per column, above it) say what
+    the rows and columns are (inputs / reconstructions, alpha, noise frequency f)."""
+    from PIL import Image, ImageDraw
+
     images = enlarged(images, min_size)
+    grid = make_grid(images, nrow=nrow, padding=PADDING, pad_value=0.5)
+    picture = Image.fromarray(grid.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy())
+    if row_labels or column_labels:
+        size = images.shape[-1] + PADDING
+        left = max((len(t) for t in row_labels or []), default=0) * LABEL_PIXELS_PER_CHAR + (LABEL_MARGIN if row_labels else 0)
+        top = 14 if column_labels else 0
+        labelled = Image.new("RGB", (picture.width + left, picture.height + top), "white")
+        labelled.paste(picture, (left, top))
+        draw = ImageDraw.Draw(labelled)
+        for r, text in enumerate(row_labels or []):
+            draw.text((2, top + PADDING + r * size + size // 2 - 5), str(text), fill="black")
+        for c, text in enumerate(column_labels or []):
+            x = left + PADDING + c * size + max(0, (size - len(str(text)) * LABEL_PIXELS_PER_CHAR) // 2)
+            draw.text((x, 1), str(text), fill="black")
+        picture = labelled
     with atomic_path(path, suffix=".png") as tmp:
-        save_image(images, tmp, nrow=nrow, padding=2, pad_value=0.5, format="png")
+        picture.save(tmp, format="png")
 
 
 @torch.no_grad()
@@ -55,7 +79,7 @@ def write_run_grids(model, train_domain, novel_domain, out_dir: Path, n: int = 8
         recon = model.reconstruct(x).float()
         grid = torch.stack([x, recon], dim=0).flatten(0, 1)
         path = Path(out_dir) / f"reconstructions_{key}.png"
-        save_grid(grid, path, nrow=x.shape[0])
+        save_grid(grid, path, nrow=x.shape[0], row_labels=["inputs", "reconstructions"])
         written.append(path)
     if getattr(model, "generative", False):
         gen = randomness.sample_grid_generator()
@@ -68,6 +92,7 @@ def write_run_grids(model, train_domain, novel_domain, out_dir: Path, n: int = 8
         x_a = test[:k].to(device).float() / 255
         x_b = test[k : 2 * k].to(device).float() / 255
         path = Path(out_dir) / "interpolations_novel.png"
-        save_grid(interpolation_grid(model, x_a, x_b, steps), path, nrow=steps)
+        alphas = [f"a={a:.2g}" for a in torch.linspace(0, 1, steps).tolist()]
+        save_grid(interpolation_grid(model, x_a, x_b, steps), path, nrow=steps, column_labels=alphas)
         written.append(path)
     return written

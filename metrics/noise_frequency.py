@@ -111,7 +111,7 @@ def write_noise_grid(ctx, frequencies, path) -> None:
     shown = sorted({min(frequencies, key=lambda f: abs(f - t)) for t in GRID_FREQUENCIES if t <= top} | {top})
     generator = ctx.generator("noise-frequency-grid")
     x = torch.cat([frequency_noise(1, f, ctx.image_shape, generator) for f in shown]).to(ctx.device)
-    save_grid(torch.cat([x, ctx.reconstruct(x)]), path, nrow=len(shown))
+    save_grid(torch.cat([x, ctx.reconstruct(x)]), path, nrow=len(shown), row_labels=["noise", "reconstructions"], column_labels=[f"f={f}" for f in shown])
 
 
 @register_metric(

@@ -362,3 +362,19 @@ def test_many_seeds_give_a_readable_grid_all_images_and_warnings_for_transparent
     rows = GRID_MAX_SEEDS // 8 + GRID_MAX_GENERATED // 8
     assert Image.open(out).size == (8 * 66 + PAD, rows * 66 + PAD)  # capped: 10 rows, not 4 + 19
     assert len(list((tmp_path / "grid_images").iterdir())) == 150  # every generated image is written
+
+
+def test_run_grids_say_what_their_rows_and_columns_are(tmp_path):
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from bench.grids import save_grid
+
+    images = torch.zeros(16, 1, 28, 28)  # black images: any dark pixel outside them is a label
+    save_grid(images, tmp_path / "plain.png", nrow=8)
+    save_grid(images, tmp_path / "labelled.png", nrow=8, row_labels=["inputs", "reconstructions"], column_labels=[f"a={k}" for k in range(8)])
+    plain, labelled = Image.open(tmp_path / "plain.png"), np.asarray(Image.open(tmp_path / "labelled.png").convert("L"))
+    left, top = labelled.shape[1] - plain.width, labelled.shape[0] - plain.height
+    assert left >= len("reconstructions") * 6 and top > 0
+    assert (labelled[top:, :left] < 128).any() and (labelled[:top, left:] < 128).any()  # text in both margins
