@@ -29,6 +29,7 @@ from typing import Optional
 
 from bench.atomic import ensure_writable_dir
 from bench.errors import BenchError
+from bench.publish.results_json import results_text
 from bench.publish import archive, plots
 from bench.publish.aggregate import Board, leaderboard
 from bench.publish.archive import RECON_MATRIX_FILE, RECORDS_DIR
@@ -78,6 +79,7 @@ def build_pair(pair: str, runs: list, target: Path, previous: Optional[Path], im
     board = leaderboard(runs, pair)
     _write_csv(board.table, target / "leaderboard.csv")
     published = published_for(pair)
+    _write_text(target / "results.json", results_text(board, published))
     figures = {}
     matrix_table = archive.read_recon_matrix(matrix) if matrix is not None else None
     matrix_source = f"from [{RECORDS_DIR}/{pair}/{RECON_MATRIX_FILE}](../{RECORDS_DIR}/{pair}/{RECON_MATRIX_FILE})"

@@ -908,3 +908,18 @@ def test_each_budget_section_opens_with_a_verdict_on_the_headline_metric(publish
     section = readme.split("## Budget `quick`", 1)[1].lstrip()
     assert section.startswith("**Verdict.** On the headline metric `fid`")
     assert " leads the competitors with " in section.split("\n", 1)[0]
+
+
+def test_results_json_holds_the_leaderboard_for_other_tools(published):
+    import json
+
+    data = json.loads(published["first"]["omniglot/results.json"])
+    from io import BytesIO
+
+    board = pd.read_csv(BytesIO(published["first"]["omniglot/leaderboard.csv"]))
+    assert data["format"] == 1 and data["pair"] == "omniglot" and data["headline"] == "fid"
+    assert [(e["model"], e["budget"]) for e in data["entries"]] == list(zip(board.model, board.budget))
+    ae = next(e for e in data["entries"] if e["model"] == "ae")
+    row = board[board.model == "ae"].iloc[0]
+    assert ae["metrics"]["fid"]["mean"] == pytest.approx(row["fid_mean"]) and ae["metrics"]["fid"]["better"] == "lower"
+    assert ae["n_seeds"] == row["n_seeds"] and ae["seeds"] == [int(s) for s in str(row["seeds"]).split(";")]
