@@ -175,10 +175,11 @@ def evaluate(
     leaderboard_dir=None,
     echo=lambda message: None,
     offline: Optional[bool] = None,
+    export_samples=None,
 ) -> dict:
     """Recompute `metrics` (None: all that apply) on a finished run, as `bench evaluate` does;
     merges them into its metrics.json (and its row in `leaderboard_dir`/<pair>.csv when given)
-    and returns {key: entry}."""
+    and returns {key: entry}. `export_samples`: a new folder for the images the metrics scored."""
     from bench.devices import choose_device
     from bench.paths import default_data_dir
     from bench.reevaluate import reevaluate
@@ -193,6 +194,7 @@ def evaluate(
         plugins=tuple(plugins),
         download=not is_offline(offline),
         progress=False,
+        export_samples=Path(export_samples) if export_samples is not None else None,
     )
     return reevaluate(Path(path), names, opts, encoder, echo, Path(leaderboard_dir) if leaderboard_dir is not None else None)
 

@@ -87,9 +87,10 @@ def _parse_metrics(spec: str):
 @click.option("--force", is_flag=True, help="Retrain runs that already finished or diverged (their files are replaced).")
 @click.option("--on-divergence", type=click.Choice(["skip", "stop"]), default="skip", show_default=True, help="When a run's loss or weights become non-finite it is recorded as diverged; skip: go on with the remaining runs; stop: end the invocation (exit 2).")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+@click.option("--export-samples", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR", help="Also write each run's scored images to DIR/<pair>/<model>/seed<k>/ (see `bench evaluate --export-samples`).")
 @click.option("--tensorboard", is_flag=True, help="Also write each run's logged losses as TensorBoard events in <run>/tensorboard/ (needs the tensorboard extra); <run>/losses.csv is always written.")
 @_metric_options
-def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, offline, download, out_dir, leaderboard_dir, overrides, plugins, precision, compile_step, no_graphs, lanes, executor, address, gpus_per_run, cpus_per_run, force, on_divergence, no_progress, tensorboard, metrics_spec, pairing, require_fid):
+def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, offline, download, out_dir, leaderboard_dir, overrides, plugins, precision, compile_step, no_graphs, lanes, executor, address, gpus_per_run, cpus_per_run, force, on_divergence, no_progress, export_samples, tensorboard, metrics_spec, pairing, require_fid):
     """Train and score models on a pair; add the results to the pair's leaderboard."""
     from bench import api
 
@@ -119,6 +120,7 @@ def run(models_spec, pair, budget, seeds, n_seeds, device, data_dir, offline, do
         gpus_per_run=gpus_per_run,
         cpus_per_run=cpus_per_run,
         tensorboard=tensorboard,
+        export_samples=export_samples,
         pairing=pairing,
         require_fid=require_fid,
     )
@@ -278,12 +280,13 @@ def list_metrics():
 @_device_option()
 @_data_dir_option
 @click.option("--leaderboard-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Also replace the run's row in <dir>/<pair>.csv.")
+@click.option("--export-samples", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR", help="Also write the generated and reference images the metrics scored to DIR (PNGs, index.csv), to recompute FID with pytorch-fid or `bench fid`.")
 @_plugin_option()
-def evaluate_cmd(run_dir, metrics_spec, pairing, require_fid, encoder, device, data_dir, leaderboard_dir, plugins):
+def evaluate_cmd(run_dir, metrics_spec, pairing, require_fid, encoder, device, data_dir, leaderboard_dir, export_samples, plugins):
     """Recompute metrics on a finished run and merge them into its metrics.json."""
     from bench import api
 
-    new = api.evaluate(run_dir, metrics_spec, device, data_dir, pairing, encoder, require_fid, plugins, leaderboard_dir, echo=click.echo)
+    new = api.evaluate(run_dir, metrics_spec, device, data_dir, pairing, encoder, require_fid, plugins, leaderboard_dir, echo=click.echo, export_samples=export_samples)
     _print_table(("metric", "value", "seconds"), [(k, f"{v['value']:.4g}", f"{v['seconds']:.1f}") for k, v in sorted(new.items())])
     click.echo(f"Updated {Path(run_dir) / 'metrics.json'}")
 

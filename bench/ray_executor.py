@@ -81,6 +81,7 @@ def _absolute(opts):
     return replace(
         opts, out_dir=Path(opts.out_dir).resolve(), leaderboard_dir=Path(opts.leaderboard_dir).resolve(),
         data_dir=Path(opts.data_dir).resolve(), plugins=plugins, progress=False, executor="local", ray=None,
+        export_samples=Path(opts.export_samples).resolve() if opts.export_samples is not None else None,
     )  # fmt: skip
 
 

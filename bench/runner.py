@@ -27,7 +27,7 @@ from bench.atomic import check_room, ensure_writable_dir, torch_save
 from bench.budgets import Budget
 from bench.data.pairs import PairSpec
 from bench.errors import BenchError
-from bench.scoring import ScoringOptions, evaluate, metric_context
+from bench.scoring import ScoringOptions, evaluate, export_samples, metric_context
 from bench.grids import write_run_grids
 from bench.result_rows import add_rows
 from bench.loss_log import LossLog, check_tensorboard
@@ -349,6 +349,9 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
     model.eval()
     ctx = metric_context(model, pair, train_data, novel_data, budget, seed, opts, run_dir / SAMPLES_DIR, echo)
     metrics, skipped = evaluate(ctx, opts.metrics)
+    if opts.export_samples is not None:
+        target = Path(opts.export_samples) / pair.name / cls.name / f"seed{seed}"
+        echo(f"{cls.name} seed {seed}: scored images exported to {export_samples(ctx, target)}")
     write_run_grids(model, train_data, novel_data, run_dir / SAMPLES_DIR)
     payload = {
         "status": status,

@@ -76,6 +76,14 @@ class ScoringOptions:
     progress: bool = True
     download: bool = False  # fetch missing datasets and FID weights (yes unless offline)
     plugins: tuple = ()  # plug-in modules for loading a finished run of a plug-in model
+    export_samples: Optional[Path] = None  # write the scored images here (metrics/export.py)
+
+
+def export_samples(ctx, out_dir) -> Path:
+    """The images the run's image metrics scored, as PNGs with an index (metrics/export.py)."""
+    from metrics.export import export_scored_images
+
+    return export_scored_images(ctx, out_dir)
 
 
 def metric_context(model, pair, train_data, novel_data, budget, seed, opts: ScoringOptions, artifacts_dir, echo, encoder="model") -> MetricContext:

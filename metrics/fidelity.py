@@ -36,11 +36,18 @@ PAPER_FID_IMAGES = 5000
 DOMAIN_FID_LABEL = "Fréchet distance on the suite's domain-classifier features; works offline; not comparable to Inception FID"
 
 
+def reference_indices(ctx) -> torch.Tensor:
+    """Indices into the novel test split (as loaded) of the images FID compares against."""
+    split = ctx.novel_domain.test
+    n = min(len(split), ctx.evaluation.fid_images)
+    return torch.randperm(len(split), generator=randomness.seeded(REFERENCE_SEED))[:n].sort().values
+
+
 def reference_images(ctx) -> tuple:
     """(uint8 images, description): the novel test images FID compares against."""
     split = ctx.novel_domain.test
-    n = min(len(split), ctx.evaluation.fid_images)
-    index = torch.randperm(len(split), generator=randomness.seeded(REFERENCE_SEED))[:n].sort().values
+    index = reference_indices(ctx)
+    n = len(index)
     what = (
         f"{n} of the {len(split)} {ctx.novel_domain.name} test images loaded ({ctx.test_split_note('novel')}), "
         f"drawn without replacement (fixed seed {REFERENCE_SEED})"

@@ -42,11 +42,17 @@ CHUNK = 500
 class GeneratedSet:
     images: torch.Tensor  # float (N, C, H, W) in [0, 1] on the CPU
     protocol: dict
+    sources: list  # per image: {"sample": i} or {"source_a": i, "source_b": j, "alpha": a} (test-split indices)
 
 
 def generated_images(ctx) -> torch.Tensor:
     """The run's generated images (computed once per evaluation, shared by the metrics)."""
     return _generated_set(ctx).images
+
+
+def generated_sources(ctx) -> list:
+    """Where each generated image comes from (`bench evaluate --export-samples` writes it)."""
+    return list(_generated_set(ctx).sources)
 
 
 def generation_protocol(ctx) -> dict:
@@ -64,7 +70,8 @@ def _sample(ctx) -> GeneratedSet:
     generator = ctx.generator("fid-samples")
     chunks = [ctx.model.sample(min(CHUNK, n - i), generator).float().clamp(0, 1).cpu() for i in range(0, n, CHUNK)]
     images = torch.cat(chunks)
-    return GeneratedSet(images, {"source": "model.sample", "generated": int(images.shape[0]), "seed": ctx.seed, "rng": "fid-samples"})
+    protocol = {"source": "model.sample", "generated": int(images.shape[0]), "seed": ctx.seed, "rng": "fid-samples"}
+    return GeneratedSet(images, protocol, [{"sample": i} for i in range(images.shape[0])])
 
 
 def draw_pairs(labels, n_images: int, n_pairs: int, same_class: bool, generator: torch.Generator) -> tuple:
@@ -134,4 +141,5 @@ def _interpolate(ctx) -> GeneratedSet:
         "seed": ctx.seed,
         "rng": "fid-pairs",
     }
-    return GeneratedSet(images, protocol)
+    sources = [{"source_a": int(a[p]), "source_b": int(b[p]), "alpha": alpha} for p in range(n_pairs) for alpha in ALPHAS][:n]
+    return GeneratedSet(images, protocol, sources)
