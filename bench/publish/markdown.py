@@ -143,6 +143,9 @@ def _without_links(text: str) -> str:
     return re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
 
 
+TABLE_METRICS = 9  # metric columns of a page's table, headline first in the publish order; the rest in the CSV
+
+
 def verdict(board: Board, budget: str, published: dict) -> str:
     """The section's opening paragraph: who leads on the headline metric, whether beyond seed
     noise, and the paper's number for that model where there is one ("" without a headline)."""
@@ -180,11 +183,12 @@ def budget_section(board: Board, runs, budget: str, published: dict, plots: list
         + (f" Budget: {description}." if description else "")
     )
     parts += ["", coverage_sentence(coverage(runs, budget, registered), budget), ""]
-    header = ["#", "model", "seeds"] + [f"{k} {arrow(k)}".strip() for k in keys] + ["train s"]
+    shown_keys, more = keys[:TABLE_METRICS], keys[TABLE_METRICS:]  # the rest: leaderboard.csv and results.json
+    header = ["#", "model", "seeds"] + [f"{k} {arrow(k)}".strip() for k in shown_keys] + ["train s"]
     rows = []
     for rank, (_, row) in enumerate(table.iterrows(), start=1):
         cells = [str(rank), _model_cell(row["model"], row["role"], bool(row["collapsed"])), _seed_cell(row)]
-        cells += [fmt_mean_ci(row[f"{k}_mean"], row[f"{k}_ci95"]) for k in keys]
+        cells += [fmt_mean_ci(row[f"{k}_mean"], row[f"{k}_ci95"]) for k in shown_keys]
         cells.append(fmt_value(row["train_seconds_mean"]))
         rows.append(cells)
     parts += [_table(header, rows), ""]
@@ -194,6 +198,8 @@ def budget_section(board: Board, runs, budget: str, published: dict, plots: list
         "its value alone. ↓ lower is better, ↑ higher is better, no arrow: descriptive. *reference*: pixel fade "
         "(no learning); *oracle*: trained on the novel domain. Column definitions: the README's metrics table."
     )
+    if more:
+        parts[-1] += f" More columns, in [leaderboard.csv](leaderboard.csv) and [results.json](results.json): {', '.join(f'`{k}`' for k in more)}."
     parts.append("")
     if table["collapsed"].any():
         parts += [COLLAPSE_NOTE, ""]

@@ -923,3 +923,15 @@ def test_results_json_holds_the_leaderboard_for_other_tools(published):
     row = board[board.model == "ae"].iloc[0]
     assert ae["metrics"]["fid"]["mean"] == pytest.approx(row["fid_mean"]) and ae["metrics"]["fid"]["better"] == "lower"
     assert ae["n_seeds"] == row["n_seeds"] and ae["seeds"] == [int(s) for s in str(row["seeds"]).split(";")]
+
+
+def test_a_page_table_keeps_the_first_columns_and_names_the_rest(published, tmp_path, monkeypatch):
+    from bench.publish import markdown
+
+    monkeypatch.setattr(markdown, "TABLE_METRICS", 2)
+    publish_pair(published["runs"], "omniglot", tmp_path / "out", echo=lambda m: None)
+    readme = (tmp_path / "out" / "omniglot" / "README.md").read_text()
+    header = next(line for line in readme.splitlines() if line.startswith("| # | model | seeds |"))
+    assert header.startswith("| # | model | seeds | fid ↓ |") and len(header.strip("|").split("|")) == 3 + 2 + 1
+    named = readme.split("More columns, in [leaderboard.csv](leaderboard.csv) and [results.json](results.json): ", 1)[1].split(".\n", 1)[0]
+    assert named.count("`") >= 2 and all(k.strip("`") not in header for k in named.split(", "))
