@@ -295,68 +295,68 @@ def balance_factor_curves(runs, pair: str, budget: str, path: Path) -> bool:
     return True
 
 
+def _median_curve(ax, x, rows: np.ndarray, color: str, **kwargs) -> None:
+    """The median over seeds (rows) with the interquartile range as a band: with three seeds a
+    Student-t interval spans the whole axis, the quartiles show the spread itself."""
+    with np.errstate(all="ignore"):
+        median = np.nanmedian(rows, axis=0)
+        ax.plot(x, median, color=color, **kwargs)
+        if rows.shape[0] > 1:
+            low, high = np.nanpercentile(rows, 25, axis=0), np.nanpercentile(rows, 75, axis=0)
+            if np.isfinite(low).all() and np.isfinite(high).all():
+                ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
+
+
 def ground_truth_curves(runs, pair: str, budget: str, path: Path) -> bool:
-    """AEAI's synthetic-pair figures: MSE to the true image vs alpha; predicted vs true alpha;
-    parameter distance of the interpolant to the source and the target vs alpha."""
+    """AEAI's synthetic-pair figures, one panel per quantity: MSE to the true image vs alpha;
+    predicted vs true alpha; parameter distance of the interpolant to the source, and to the
+    target, vs alpha. Medians over seeds with interquartile bands."""
     groups = _finished(runs, budget)
-    panels = []
     mse = {m: s for m, g in groups.items() if (s := _series(g, "gt_mse_mean", "mse_mean", "alphas")) is not None}
-    if mse:
-        panels.append("mse")
     pred = {m: s for m, g in groups.items() if (s := _series(g, "alpha_error_median", "alpha_pred_median", "alphas")) is not None}
-    if pred:
-        panels.append("alpha")
-    dist = {}
+    distance = {"source": {}, "target": {}}
+    perfect = {}
     for m, g in groups.items():
-        a = _series(g, "alpha_error_median", "param_distance_to_a_mean", "alphas")
-        b = _series(g, "alpha_error_median", "param_distance_to_b_mean", "alphas")
-        if a is not None and b is not None:
-            perfect = [_series(g, "alpha_error_median", f"perfect_distance_to_{e}_mean", "alphas") for e in "ab"]
-            dist[m] = (a, b, perfect)
-    if dist:
-        panels.append("distance")
+        for end, field in (("source", "a"), ("target", "b")):
+            found = _series(g, "alpha_error_median", f"param_distance_to_{field}_mean", "alphas")
+            if found is not None:
+                distance[end][m] = found
+                perfect.setdefault(end, _series(g, "alpha_error_median", f"perfect_distance_to_{field}_mean", "alphas"))
+    panels = [p for p, data in (("mse", mse), ("alpha", pred), ("source", distance["source"]), ("target", distance["target"])) if data]
     if not panels:
         return False
-    drawn = {m: model_color(m) for m in groups if m in mse or m in pred or m in dist}
+    drawn = {m: model_color(m) for m in groups if m in mse or m in pred or m in distance["source"] or m in distance["target"]}
     fig, axes = _panel_grid(len(panels), 5.0, 4.0, legend=True)
     for ax, panel in zip(axes, panels):
+        ax.set_xlabel("alpha")
         if panel == "mse":
             for model, (x, rows) in mse.items():
-                _curve(ax, x, rows, model_color(model), marker=".")
-            means = np.array([np.nanmean(rows) for _, rows in mse.values()])
-            if (means > 0).all() and means.max() > LOG_SPAN * means.min():  # one model far above would flatten the rest
+                _median_curve(ax, x, rows, model_color(model), marker=".")
+            medians = np.array([np.nanmedian(rows) for _, rows in mse.values()])
+            if (medians > 0).all() and medians.max() > LOG_SPAN * medians.min():  # one model far above would flatten the rest
                 ax.set_yscale("log")
-            ax.set_xlabel("alpha")
             ax.set_ylabel("MSE to the true image")
             ax.set_title("interpolant vs ground truth", fontsize=9)
         elif panel == "alpha":
             ax.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=1, label="perfect")
             for model, (x, rows) in pred.items():
-                _curve(ax, x, rows, model_color(model), marker=".")
-            ax.set_xlabel("alpha")
+                _median_curve(ax, x, rows, model_color(model), marker=".")
             ax.set_ylabel("predicted alpha (median over pairs)")
             ax.set_ylim(-0.1, 1.1)  # the meaningful range: a model far off it is off the chart, not squashing the rest
             ax.set_title("predicting alpha (axis clipped to -0.1..1.1)", fontsize=9)
             ax.legend(fontsize=6, loc="best")
         else:
-            drew_perfect = False
-            for model, ((x, rows_a), (_, rows_b), perfect) in dist.items():
-                color = model_color(model)
-                _curve(ax, x, rows_a, color)
-                _curve(ax, x, rows_b, color, linestyle="--")
-                if not drew_perfect and all(p is not None for p in perfect):
-                    for (px, prow), style, end in zip(perfect, (":", "-."), ("source", "target")):
-                        ax.plot(px, np.nanmean(prow, axis=0), color="black", linestyle=style, linewidth=1, label=f"perfect: to {end}")
-                    drew_perfect = True
-            ax.set_xlabel("alpha")
-            ax.set_ylabel("parameter distance (mean over pairs)")
-            ax.set_title("distance to source / target (black: perfect)", fontsize=9)
-            ax.plot([], [], color="gray", label="to source")
-            ax.plot([], [], color="gray", linestyle="--", label="to target")
-            ax.legend(fontsize=6, loc="best")  # line styles; the models are in the figure's legend
+            for model, (x, rows) in distance[panel].items():
+                _median_curve(ax, x, rows, model_color(model))
+            if perfect.get(panel) is not None:
+                px, prow = perfect[panel]
+                ax.plot(px, np.nanmean(prow, axis=0), color="black", linestyle=":", linewidth=1.2, label="perfect interpolation")
+                ax.legend(fontsize=6, loc="best")
+            ax.set_ylabel(f"parameter distance to the {panel} (mean over pairs)")
+            ax.set_title(f"distance to the {panel}", fontsize=9)
     _models_legend(fig, drawn)
     note = _missing_note(groups, drawn, "ground-truth curve")
-    fig.suptitle(f"{pair}, {budget} budget: ground-truth interpolation (mean over seeds){note}", fontsize=10)
+    fig.suptitle(f"{pair}, {budget} budget: ground-truth interpolation (median over seeds, band: interquartile range){note}", fontsize=10)
     _save(fig, path)
     return True
 

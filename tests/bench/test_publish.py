@@ -935,3 +935,12 @@ def test_a_page_table_keeps_the_first_columns_and_names_the_rest(published, tmp_
     assert header.startswith("| # | model | seeds | fid ↓ |") and len(header.strip("|").split("|")) == 3 + 2 + 1
     named = readme.split("More columns, in [leaderboard.csv](leaderboard.csv) and [results.json](results.json): ", 1)[1].split(".\n", 1)[0]
     assert named.count("`") >= 2 and all(k.strip("`") not in header for k in named.split(", "))
+
+
+def test_ground_truth_figure_has_one_panel_per_quantity_with_median_and_quartiles(tmp_path, monkeypatch):
+    runs = make_runs(tmp_path / "runs")
+    fig = _saved_figure(monkeypatch, lambda: plots.ground_truth_curves(scan_pair(runs, "pole"), "pole", "quick", tmp_path / "gt.png"))
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles[0] == "interpolant vs ground truth" and titles[1].startswith("predicting alpha")
+    assert titles[2:] == ["distance to the source", "distance to the target"]
+    assert "median over seeds, band: interquartile range" in fig._suptitle.get_text()
