@@ -316,29 +316,37 @@ def recon_matrix_cmd(run_dirs, out, max_images, device, data_dir, no_progress):
 @click.argument("path_b", type=click.Path(path_type=Path), required=False)
 @click.option("--save-stats", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write PATH_A's statistics (mu, sigma) to this .npz, in pytorch-fid's format.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=50, show_default=True, help="Images per Inception batch.")
+@click.option("--extractor", type=click.Choice(["inception", "domain"]), default="inception", show_default=True, help="inception: pytorch-fid's pool3 (FID); domain: the pair's domain classifier (the suite's fid_domain; needs --pair).")
+@click.option("--pair", default=None, help="With --extractor domain: the pair whose domain classifier gives the features.")
+@click.option("--budget", default="quick", show_default=True, help="With --extractor domain: the budget the classifier is trained at (as the runs it compares with).")
+@_data_dir_option
 @_device_option()
 @click.option("--offline", is_flag=True, help="Never download the Inception weights (default: download on first use unless BENCH_OFFLINE=1).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def fid_cmd(path_a, path_b, save_stats, batch_size, device, offline, no_progress):
+def fid_cmd(path_a, path_b, save_stats, batch_size, extractor, pair, budget, data_dir, device, offline, no_progress):
     """FID between two folders of images, or a folder and a .npz of statistics (pytorch-fid's
     reading, Inception network and format; the suite's Fréchet distance). With --save-stats and
     no PATH_B: only write PATH_A's statistics."""
     from bench.api import is_offline
     from bench.devices import choose_device
     from bench.errors import BenchError
-    from bench.fid_folders import fid, save_statistics, statistics
+    from bench.fid_folders import domain_features, fid, save_statistics, statistics
 
     if path_b is None and save_stats is None:
         raise BenchError("bench fid needs two paths (folders of images or .npz statistics files), or one path with --save-stats OUT.npz.")
+    if (extractor == "domain") != (pair is not None):
+        raise BenchError("--extractor domain needs --pair P (the pair whose domain classifier gives the features), and --pair applies to --extractor domain only.")
     chosen, quiet = choose_device(device), is_offline(True if offline else None)
+    features = domain_features(pair, budget, data_dir, chosen, quiet) if extractor == "domain" else None
     if save_stats is not None:
-        mu, sigma = statistics(path_a, chosen, batch_size, not no_progress, quiet)
+        mu, sigma = statistics(path_a, chosen, batch_size, not no_progress, quiet, features)
         save_statistics(mu, sigma, save_stats)
         click.echo(f"Wrote {save_stats}")
         if path_b is None:
             return
         path_a = save_stats
-    click.echo(f"FID: {fid(path_a, path_b, chosen, batch_size, not no_progress, quiet):.6f}")
+    label = "FID" if extractor == "inception" else f"domain FID ({pair})"
+    click.echo(f"{label}: {fid(path_a, path_b, chosen, batch_size, not no_progress, quiet, features):.6f}")
 
 
 @cli.group("figure")

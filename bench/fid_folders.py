@@ -63,8 +63,56 @@ def load_statistics(path: Path) -> tuple:
         raise BenchError(f"{path} is not a statistics file: expected a .npz holding arrays mu and sigma, as `bench fid --save-stats` or pytorch-fid's --save-stats write ({type(exc).__name__}).") from None
 
 
-def statistics(path: Path, device: torch.device, batch_size: int, progress: bool, offline: bool) -> tuple:
-    """(mu, sigma) as float64 numpy arrays of a folder's Inception features, or read from a .npz."""
+class _OnDevice(torch.nn.Module):
+    """What the domain classifier asks of a model: its device."""
+
+    generative = False
+
+    def __init__(self, device):
+        super().__init__()
+        self._device = torch.device(device)
+
+    @property
+    def device(self):
+        return self._device
+
+
+def domain_features(pair_name: str, budget_name: str, data_dir, device: torch.device, offline: bool):
+    """A function from uint8 RGB images to the pair's domain-classifier features (the suite's
+    `fid_domain` extractor; the classifier is trained once per pair and budget and cached)."""
+    from bench import data as data_layer
+    from bench.budgets import get_budget
+    from bench.paths import cache_dir, default_data_dir
+    from metrics.base import MetricContext, MetricSkipped
+    from metrics.domain_classifier import get_domain_classifier
+
+    pair = data_layer.get_pair(pair_name)
+    budget = get_budget(budget_name, cuda_available=device.type == "cuda")
+    train, novel = data_layer.load_pair(
+        pair, data_dir or default_data_dir(), download=not offline, max_train=budget.training.max_train, max_test=budget.evaluation.eval_images
+    )
+    ctx = MetricContext(_OnDevice(device), pair, train, novel, budget, 0, cache_dir(), offline=offline)
+    try:
+        classifier = get_domain_classifier(ctx)
+    except MetricSkipped as exc:
+        raise BenchError(f"--extractor domain --pair {pair_name}: {exc}. Give a pair of two domains (see `bench pairs`).") from None
+    channels, height, width = train.image_shape
+
+    def extract(images: torch.Tensor) -> torch.Tensor:
+        if tuple(images.shape[2:]) != (height, width):
+            raise BenchError(f"The images are {images.shape[3]}x{images.shape[2]} but the {pair_name} domain classifier takes {width}x{height}. Resize them first.")
+        if channels == 1:  # PIL gave RGB: grey images have three equal channels, others are made grey (ITU-R 601)
+            weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+            grey = images[:, :1] if (images == images[:, :1]).all() else (images.float() * weights).sum(1, keepdim=True).round().to(torch.uint8)
+            images = grey
+        return classifier.features(images)
+
+    return extract
+
+
+def statistics(path: Path, device: torch.device, batch_size: int, progress: bool, offline: bool, features=None) -> tuple:
+    """(mu, sigma) as float64 numpy arrays of a folder's Inception features (or `features`'s),
+    or read from a .npz."""
     from metrics.frechet import feature_statistics
     from metrics.inception import inception_extractor_on
 
@@ -76,8 +124,9 @@ def statistics(path: Path, device: torch.device, batch_size: int, progress: bool
             raise BenchError(f"{path} is a file but not a .npz statistics file. Give a folder of images or a .npz holding mu and sigma.")
         return load_statistics(path)
     images = load_folder(path)
-    extractor = inception_extractor_on(device, require=True, offline=offline, progress=progress, batch_size=batch_size)
-    mu, sigma = feature_statistics(extractor.features(images))
+    if features is None:
+        features = inception_extractor_on(device, require=True, offline=offline, progress=progress, batch_size=batch_size).features
+    mu, sigma = feature_statistics(features(images))
     return mu.cpu().numpy(), sigma.cpu().numpy()
 
 
@@ -91,11 +140,13 @@ def save_statistics(mu: np.ndarray, sigma: np.ndarray, out: Path) -> None:
             np.savez_compressed(fh, mu=mu, sigma=sigma)
 
 
-def fid(path_a: Path, path_b: Path, device: torch.device, batch_size: int = 50, progress: bool = False, offline: bool = True) -> float:
+def fid(path_a: Path, path_b: Path, device: torch.device, batch_size: int = 50, progress: bool = False, offline: bool = True, features=None) -> float:
+    """The Fréchet distance of the two paths' statistics: Inception pool3 features, or `features`
+    (`domain_features`: the suite's domain FID)."""
     from metrics.frechet import frechet_distance
 
-    mu1, sigma1 = statistics(path_a, device, batch_size, progress, offline)
-    mu2, sigma2 = statistics(path_b, device, batch_size, progress, offline)
+    mu1, sigma1 = statistics(path_a, device, batch_size, progress, offline, features)
+    mu2, sigma2 = statistics(path_b, device, batch_size, progress, offline, features)
     if mu1.shape != mu2.shape:
-        raise BenchError(f"{path_a} and {path_b} have statistics of {mu1.shape[0]} and {mu2.shape[0]} dimensions; both must be Inception pool3 (2048).")
+        raise BenchError(f"{path_a} and {path_b} have statistics of {mu1.shape[0]} and {mu2.shape[0]} dimensions; both must come from the same extractor.")
     return frechet_distance(mu1, sigma1, mu2, sigma2)

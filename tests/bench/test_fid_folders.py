@@ -78,3 +78,35 @@ def test_images_of_different_sizes_are_refused(tmp_path):
 def test_one_path_needs_save_stats(tmp_path):
     result = _fid(_folder(tmp_path / "a", 2, 0))
     assert result.exit_code == 2 and "--save-stats" in result.output
+
+
+def test_domain_extractor_scores_with_the_pairs_domain_classifier(tmp_path, monkeypatch):
+    import torch
+
+    from bench import data as data_layer
+    from bench.data.domain import DomainData, Split
+    from bench.data.pairs import PairSpec
+
+    def noise(name, low, high, seed):
+        g = torch.Generator().manual_seed(seed)
+        return DomainData(name, Split(torch.randint(low, high + 1, (96, 1, 28, 28), generator=g, dtype=torch.uint8)),
+                          Split(torch.randint(low, high + 1, (32, 1, 28, 28), generator=g, dtype=torch.uint8)))  # fmt: skip
+
+    dark, bright = noise("dark", 0, 80, 0), noise("bright", 150, 255, 1)
+    monkeypatch.setattr(data_layer, "get_pair", lambda name: PairSpec("dark-bright", "dark", "bright", "test pair"))
+    monkeypatch.setattr(data_layer, "load_pair", lambda pair, *a, **k: (dark, bright))
+
+    def folder(name, domain, start):
+        path = tmp_path / name
+        path.mkdir()
+        for i, image in enumerate(domain.test.images[start : start + 12]):
+            Image.fromarray(image[0].numpy()).save(path / f"{i:03d}.png")
+        return path
+
+    a, b, c = folder("dark-a", dark, 0), folder("dark-b", dark, 12), folder("bright", bright, 0)
+    args = ["--extractor", "domain", "--pair", "dark-bright", "--budget", "smoke"]
+    same, other = _fid(a, b, *args), _fid(a, c, *args)
+    assert same.exit_code == 0 and other.exit_code == 0, same.output + other.output
+    near, far = (float(r.output.split("domain FID (dark-bright):")[1]) for r in (same, other))
+    assert 0 <= near < far
+    assert _fid(a, b, "--extractor", "domain").exit_code == 2  # no --pair
