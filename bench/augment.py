@@ -409,36 +409,21 @@ class AugmentationEngine:
         when it is not captured as a graph. The element-wise arithmetic is the per-field path's,
         operation for operation, so no published result changes.
         """
+        from bench.augment_packed import packed_thetas, packed_triplet_params
+
         self._check_images(x)
+        _check_generator(generator, x.device)
         n, c, h, w = x.shape
-        fields, alpha = self._packed_triplet_params(n, generator, x.device, alpha)
+        fields, alpha = packed_triplet_params(self, n, generator, x.device, alpha)
         if "color" in self.families:
             x3 = color_jitter(torch.cat((x, x, x)), AugParams(*fields.unbind(0)))
         else:
             x3 = torch.cat((x, x, x))
-        theta = self._packed_thetas(fields, h, w)
+        theta = packed_thetas(self, fields, h, w)
         grid = F.affine_grid(theta, [3 * n, c, h, w], align_corners=False)
         out = F.grid_sample(x3, grid, mode="bilinear", padding_mode=self.padding, align_corners=False)
         a, b, c3 = out.split(n)
         return a, b, c3, alpha
-
-    def _packed_triplet_params(self, n: int, generator, device, alpha):
-        """(fields, alpha): fields is (9, 3n), row f = field f of (rho1, rho2, rho3) end to end,
-        as `AugParams.cat((p1, p2, p3))` lays it out; same draws as `sample_triplet_params`."""
-        _check_generator(generator, device)
-        bounds = self._bounds(device)
-        lo, span = bounds[:, :1], self._span(device)
-        uniform = torch.empty((2, len(PARAMS), n), device=device)
-        torch.rand((len(PARAMS), n), generator=generator, out=uniform[0])
-        torch.rand((len(PARAMS), n), generator=generator, out=uniform[1])
-        packed = torch.empty((len(PARAMS), 3, n), device=device)
-        torch.add(lo, uniform.mul_(span), out=packed[:, :2].transpose(0, 1))  # lo + (hi - lo) * u
-        if alpha is None:
-            alpha = torch.rand((2, n), generator=generator, device=device).mean(dim=0)
-        else:
-            alpha = torch.as_tensor(alpha, dtype=torch.float32, device=device).expand(n).clone()
-        torch.add(alpha * packed[:, 0], (1 - alpha) * packed[:, 1], out=packed[:, 2])  # `mix`
-        return packed.view(len(PARAMS), 3 * n), alpha
 
     def _constant(self, key: tuple, values: list, device: torch.device) -> torch.Tensor:
         """A small float32 column on `device`, made once (no host-to-device copy in a step,
@@ -447,23 +432,3 @@ class AugmentationEngine:
         if key not in self._bounds_cache:
             self._bounds_cache[key] = torch.tensor(values, dtype=torch.float32).view(-1, 1).to(device)
         return self._bounds_cache[key]
-
-    def _packed_thetas(self, fields: torch.Tensor, height: int, width: int) -> torch.Tensor:
-        """`affine_matrices` on the (9, m) packed fields, with its arithmetic, operation for
-        operation, on (2, m) and (4, m) blocks instead of one field at a time."""
-        m = fields.shape[1]
-        rad = fields[0:5:4] * (math.pi / 180.0)  # rotation, shear
-        mat = torch.empty((4, m), dtype=fields.dtype, device=fields.device)  # m00, m01, m10, m11 before 1/s
-        torch.sin(rad[0], out=mat[2])
-        torch.cos(rad[0], out=mat[3])
-        tan_sc = mat[2:4] * torch.tan(rad[1])  # tan*sin, tan*cos
-        torch.add(tan_sc[0], mat[3], out=mat[0])  # cos + tan*sin
-        torch.sub(tan_sc[1], mat[2], out=mat[1])  # tan*cos - sin
-        mat = mat * fields[3].reciprocal()
-        shift = mat.view(2, 2, m) * fields[1:3]  # m00*tx, m01*ty / m10*tx, m11*ty
-        device = fields.device
-        shift = (shift[:, 0] + shift[:, 1]) * self._constant(("shift", height, width), [-2.0 / width, -2.0 / height], device)
-        if height != width:  # multiplying by 1.0 changes nothing: square images skip it
-            mat = mat * self._constant(("aspect", height, width), [1.0, height / width, width / height, 1.0], device)
-        theta = torch.cat((mat.view(2, 2, m), shift.view(2, 1, m)), dim=1)  # (row, col, sample)
-        return theta.permute(2, 0, 1).contiguous()

@@ -327,26 +327,9 @@ def fid_cmd(path_a, path_b, save_stats, batch_size, extractor, pair, budget, dat
     """FID between two folders of images, or a folder and a .npz of statistics (pytorch-fid's
     reading, Inception network and format; the suite's Fréchet distance). With --save-stats and
     no PATH_B: only write PATH_A's statistics."""
-    from bench.api import is_offline
-    from bench.devices import choose_device
-    from bench.errors import BenchError
-    from bench.fid_folders import domain_features, fid, save_statistics, statistics
+    from bench.fid_folders import fid_command
 
-    if path_b is None and save_stats is None:
-        raise BenchError("bench fid needs two paths (folders of images or .npz statistics files), or one path with --save-stats OUT.npz.")
-    if (extractor == "domain") != (pair is not None):
-        raise BenchError("--extractor domain needs --pair P (the pair whose domain classifier gives the features), and --pair applies to --extractor domain only.")
-    chosen, quiet = choose_device(device), is_offline(True if offline else None)
-    features = domain_features(pair, budget, data_dir, chosen, quiet) if extractor == "domain" else None
-    if save_stats is not None:
-        mu, sigma = statistics(path_a, chosen, batch_size, not no_progress, quiet, features)
-        save_statistics(mu, sigma, save_stats)
-        click.echo(f"Wrote {save_stats}")
-        if path_b is None:
-            return
-        path_a = save_stats
-    label = "FID" if extractor == "inception" else f"domain FID ({pair})"
-    click.echo(f"{label}: {fid(path_a, path_b, chosen, batch_size, not no_progress, quiet, features):.6f}")
+    fid_command(path_a, path_b, save_stats, batch_size, extractor, pair, budget, data_dir, device, offline, not no_progress, click.echo)
 
 
 @cli.group("figure")

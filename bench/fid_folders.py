@@ -150,3 +150,25 @@ def fid(path_a: Path, path_b: Path, device: torch.device, batch_size: int = 50, 
     if mu1.shape != mu2.shape:
         raise BenchError(f"{path_a} and {path_b} have statistics of {mu1.shape[0]} and {mu2.shape[0]} dimensions; both must come from the same extractor.")
     return frechet_distance(mu1, sigma1, mu2, sigma2)
+
+
+def fid_command(path_a, path_b, save_stats, batch_size: int, extractor: str, pair, budget: str, data_dir, device: str, offline: bool, progress: bool, echo) -> None:
+    """`bench fid`: check the arguments, then print the distance (or only save PATH_A's statistics)."""
+    from bench.api import is_offline
+    from bench.devices import choose_device
+
+    if path_b is None and save_stats is None:
+        raise BenchError("bench fid needs two paths (folders of images or .npz statistics files), or one path with --save-stats OUT.npz.")
+    if (extractor == "domain") != (pair is not None):
+        raise BenchError("--extractor domain needs --pair P (the pair whose domain classifier gives the features), and --pair applies to --extractor domain only.")
+    chosen, quiet = choose_device(device), is_offline(True if offline else None)
+    features = domain_features(pair, budget, data_dir, chosen, quiet) if extractor == "domain" else None
+    if save_stats is not None:
+        mu, sigma = statistics(path_a, chosen, batch_size, progress, quiet, features)
+        save_statistics(mu, sigma, save_stats)
+        echo(f"Wrote {save_stats}")
+        if path_b is None:
+            return
+        path_a = save_stats
+    label = "FID" if extractor == "inception" else f"domain FID ({pair})"
+    echo(f"{label}: {fid(path_a, path_b, chosen, batch_size, progress, quiet, features):.6f}")
