@@ -101,7 +101,11 @@ def run(
         get_budget(budget, cuda_available=False)  # an unknown name is refused here, before torch
     chosen_metrics = metric_names(metrics)
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
-    ray_options = _ray_options(executor, address, gpus_per_run, cpus_per_run)
+    ray_options = _ray_options(executor, address, gpus_per_run, cpus_per_run, device)
+    if options.get("precision", "auto") not in PRECISIONS:
+        from bench.errors import BenchError
+
+        raise BenchError(f"Unknown precision {options['precision']!r}. Valid precisions: {', '.join(PRECISIONS)}.")
 
     from bench.devices import choose_device
     from bench.runner import RunOptions, run_benchmark
@@ -134,7 +138,10 @@ def run(
 EXECUTORS = ("local", "ray")
 
 
-def _ray_options(executor: str, address, gpus_per_run, cpus_per_run):
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def _ray_options(executor: str, address, gpus_per_run, cpus_per_run, device: str = "auto"):
     """RayOptions for executor "ray" (Ray must be importable), None for "local"."""
     from bench.errors import BenchError
 
@@ -149,6 +156,8 @@ def _ray_options(executor: str, address, gpus_per_run, cpus_per_run):
     require_ray()
     if gpus_per_run is not None and not 0 <= gpus_per_run:
         raise BenchError(f"--gpus-per-run {gpus_per_run}: a task's share of a GPU is 0 or more (0.25 puts four runs on a GPU).")
+    if gpus_per_run == 0 and device.startswith("cuda"):
+        raise BenchError("--gpus-per-run 0 with --device cuda: Ray would hide every GPU from the tasks. Give each task a share above 0 (0.25 puts four runs on a GPU), or --device cpu.")
     if not cpus_per_run > 0:
         raise BenchError(f"--cpus-per-run {cpus_per_run}: give a positive number of CPUs per task.")
     return RayOptions(address=address, gpus_per_run=gpus_per_run, cpus_per_run=cpus_per_run)

@@ -24,7 +24,8 @@ IMAGE_EXTENSIONS = ("bmp", "jpg", "jpeg", "pgm", "png", "ppm", "tif", "tiff", "w
 
 def image_files(folder: Path) -> list:
     folder = Path(folder)
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS)
+    # case-sensitive, as pytorch-fid's glob on Linux (an .JPG file is not read there either)
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lstrip(".") in IMAGE_EXTENSIONS)
     if len(files) < 2:
         raise BenchError(
             f"{folder} holds {len(files)} image file(s); FID needs at least 2 (files ending in "
@@ -56,11 +57,20 @@ def load_folder(folder: Path) -> torch.Tensor:
 
 
 def load_statistics(path: Path) -> tuple:
+    import zipfile
+
+    bad = f"{path} is not a statistics file: expected a .npz holding arrays mu (d,) and sigma (d, d), as `bench fid --save-stats` or pytorch-fid's --save-stats write"
     try:
-        with np.load(path) as data:
-            return data["mu"].astype(np.float64), data["sigma"].astype(np.float64)
-    except (OSError, ValueError, KeyError) as exc:
-        raise BenchError(f"{path} is not a statistics file: expected a .npz holding arrays mu and sigma, as `bench fid --save-stats` or pytorch-fid's --save-stats write ({type(exc).__name__}).") from None
+        data = np.load(path)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("not an .npz archive")
+        with data:
+            mu, sigma = data["mu"].astype(np.float64), data["sigma"].astype(np.float64)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise BenchError(f"{bad} ({type(exc).__name__}).") from None
+    if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
+        raise BenchError(f"{bad} (mu {mu.shape}, sigma {sigma.shape}).")
+    return mu, sigma
 
 
 class _OnDevice(torch.nn.Module):

@@ -29,8 +29,8 @@ How the trainer uses it (`StepGraphs.run(key, step_fn)`):
   (the discriminator scored again after its update), and a graph cannot hold the cache anyway.
 
 Results equal an eager run's: a graph replays exactly the kernels the eager step launches.
-`bench perf --device cuda --quick` (bench/perf/gpu_check.py) checks that on a GPU: every
-trainable model, graph vs eager after five steps from the same state, then the timings.
+`python -m bench.perf.gpu_check` checks that on a GPU: every trainable model trained 12 steps
+eager and graphed from the same state (one eager warm-up step per key), then the timings.
 
 On the CPU and MPS nothing is captured (eager steps); the trainer goes through the same code.
 Tests replace the CUDA graph by `ReplayedClosure`, which replays a captured step by calling it
@@ -53,18 +53,15 @@ WARMUP = 3  # eager steps per key before capture (PyTorch's advice: a few, on a 
 class CudaStepGraph:
     """One captured step (`torch.cuda.CUDAGraph`)."""
 
-    def __init__(self, step_fn: Callable[[], dict], generator: Optional[torch.Generator], pool, stream):
+    def __init__(self, step_fn: Callable[[], dict], generator: Optional[torch.Generator], stream):
         self.graph = torch.cuda.CUDAGraph()
         register = getattr(self.graph, "register_generator_state", None)
         if register is not None and generator is not None and generator.device.type == "cuda":
             with warnings.catch_warnings():  # needed up to torch 2.13; a deprecated no-op from 2.14
                 warnings.simplefilter("ignore")
                 register(generator)
-        with torch.cuda.graph(self.graph, pool=pool, stream=stream, capture_error_mode="thread_local"):
+        with torch.cuda.graph(self.graph, stream=stream, capture_error_mode="thread_local"):
             self.outputs = step_fn()
-
-    def pool(self):
-        return self.graph.pool()
 
     def replay(self) -> dict:
         self.graph.replay()
@@ -75,11 +72,8 @@ class ReplayedClosure:
     """A stand-in for a CUDA graph on the CPU (tests): capture keeps the closure, replay calls
     it and writes its losses into the same output tensors, as a replayed graph would."""
 
-    def __init__(self, step_fn: Callable[[], dict], generator=None, pool=None, stream=None):
+    def __init__(self, step_fn: Callable[[], dict], generator=None, stream=None):
         self.step_fn, self.outputs = step_fn, None
-
-    def pool(self):
-        return None
 
     def replay(self) -> dict:
         losses = self.step_fn()
@@ -141,7 +135,7 @@ class StepGraphs:
                     warnings.filterwarnings("ignore", message=".*capturable.*")
                     return step_fn()
             # each graph its own memory pool: graphs of different keys replay in any order
-            graph = self.graph_class(step_fn, self.generator, None, self.stream)
+            graph = self.graph_class(step_fn, self.generator, self.stream)
             self.graphs[key] = graph
         return graph.replay()
 

@@ -77,9 +77,12 @@ def _connect(ray, options: RayOptions) -> bool:
 
 def _absolute(opts):
     """Options a worker can use from any folder: absolute paths, plug-in files included."""
+    from bench.paths import cache_dir
+
     plugins = tuple(str(Path(p).resolve()) if p.endswith(".py") or os.sep in p else p for p in opts.plugins)
     return replace(
         opts, out_dir=Path(opts.out_dir).resolve(), leaderboard_dir=Path(opts.leaderboard_dir).resolve(),
+        cache_dir=Path(opts.cache_dir or cache_dir()).resolve(),  # the driver's, whatever a node's environment says
         data_dir=Path(opts.data_dir).resolve(), plugins=plugins, progress=False, executor="local", ray=None,
         export_samples=Path(opts.export_samples).resolve() if opts.export_samples is not None else None,
     )  # fmt: skip
@@ -105,13 +108,14 @@ def run_task(prepare_sweep, opts, runs: list, cwd: str, lock_wait_seconds: float
     from models import registry
 
     torch.set_num_threads(threads)
-    os.chdir(cwd)
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
+    if os.path.isdir(cwd):  # the driver's folder, where a node has it (paths in `opts` are absolute)
+        os.chdir(cwd)
+        if cwd not in sys.path:
+            sys.path.insert(0, cwd)
     registry.load_plugins(opts.plugins)
     if opts.device.type == "cuda":
         opts = replace(opts, device=torch.device("cuda"))  # the GPU Ray gave this task (CUDA_VISIBLE_DEVICES)
-    sweep = prepare_sweep(opts, echo=lambda message: print(message, flush=True))
+    sweep = prepare_sweep(opts, echo=lambda message: print(message, flush=True))  # data on the task's device
     deadline = time.monotonic() + lock_wait_seconds
     while True:
         try:
@@ -134,6 +138,7 @@ def ray_results(sweep, prepare_sweep, echo, ray=None):
     """(index into `sweep.planned`, row) of every run as it finishes, trained in Ray tasks that
     call `prepare_sweep` (the runner's). Closing the generator cancels the tasks still pending."""
     ray = ray or require_ray()
+    sweep = replace(sweep, opts=replace(sweep.opts, out_dir=Path(sweep.opts.out_dir).resolve()))  # rows name run folders as the tasks' do
     opts = sweep.opts
     options = opts.ray or RayOptions()
     pending = []
@@ -147,6 +152,15 @@ def ray_results(sweep, prepare_sweep, echo, ray=None):
     if not pending:
         return
     started = _connect(ray, options)
+    wanted = _gpus(options, opts.device, 1)
+    resources = getattr(ray, "cluster_resources", lambda: None)()
+    if wanted > 0 and resources is not None and resources.get("GPU", 0) < wanted:
+        if started:
+            ray.shutdown()
+        raise BenchError(
+            f"Each task asks for {wanted:g} GPU but the Ray cluster has {resources.get('GPU', 0):g}: the tasks would wait forever. "
+            "Start Ray where the GPUs are (or pass --address of such a cluster), or train on the CPU with --device cpu."
+        )
     task = ray.remote(run_task)
     worker_opts = _absolute(opts)
     tasks = {}

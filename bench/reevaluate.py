@@ -15,7 +15,7 @@ from typing import Optional
 from bench import data as data_layer
 from bench.budgets import budget_from_record
 from bench.errors import BenchError
-from bench.scoring import ScoringOptions, evaluate, export_samples, metric_context
+from bench.scoring import ScoringOptions, check_export_target, evaluate, export_samples, metric_context
 from bench.result_rows import add_rows
 from bench.loading import load_run
 from bench.rundir import METRICS_FILE, SAMPLES_DIR, leaderboard_row, lock_run_dir, read_metrics, write_metrics
@@ -40,14 +40,16 @@ def _reevaluate_locked(run_dir: Path, model, record: dict, metric_names, opts, e
     pair = data_layer.get_pair(record["pair"])
     train_data, novel_data = data_layer.load_pair(pair, opts.data_dir, download=opts.download, max_train=budget.training.max_train, max_test=budget.evaluation.eval_images)
     ctx = metric_context(model, pair, train_data, novel_data, budget, record["seed"], opts, run_dir / SAMPLES_DIR, echo, encoder=encoder)
-    new, skipped = evaluate(ctx, metric_names)
     if opts.export_samples is not None:
-        echo(f"Exported the scored images to {export_samples(ctx, opts.export_samples)}")
+        check_export_target(opts.export_samples)  # before minutes of scoring
+    new, skipped = evaluate(ctx, metric_names)
     payload["metrics"] = {**payload.get("metrics", {}), **new}
     produced = {entry["metric"] for entry in new.values()}
     still_skipped = {k: v for k, v in payload.get("skipped_metrics", {}).items() if k not in produced}
     payload["skipped_metrics"] = {**still_skipped, **skipped}
     write_metrics(run_dir, payload)
+    if opts.export_samples is not None:
+        export_samples(ctx, opts.export_samples, echo)
     if leaderboard_dir is not None:
         add_rows(Path(leaderboard_dir) / f"{pair.name}.csv", [leaderboard_row(record, payload, run_dir)])
     return new

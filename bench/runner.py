@@ -27,7 +27,7 @@ from bench.atomic import check_room, ensure_writable_dir, torch_save
 from bench.budgets import Budget
 from bench.data.pairs import PairSpec
 from bench.errors import BenchError
-from bench.scoring import ScoringOptions, evaluate, export_samples, metric_context
+from bench.scoring import ScoringOptions, check_export_target, evaluate, export_samples, metric_context
 from bench.grids import write_run_grids
 from bench.result_rows import add_rows
 from bench.loss_log import LossLog, check_tensorboard
@@ -77,7 +77,6 @@ class RunOptions(ScoringOptions):
     on_divergence: str = "skip"  # "skip": record it and go on; "stop": record it and end the invocation
     lanes: int = 1  # runs trained at once in this process, their steps interleaved (bench.lanes)
     tensorboard: bool = False  # also write the logged losses as TensorBoard events (<run>/tensorboard/)
-    plugins: tuple = ()  # plug-in specs the caller loaded (workers of other executors load them too)
     executor: str = "local"  # "local": this process; "ray": Ray tasks (bench/ray_executor.py)
     ray: Optional[object] = None  # bench.ray_executor.RayOptions when executor == "ray"
 
@@ -142,6 +141,10 @@ class Sweep:
         return leaderboard_row(record, previous, run_dir)
 
 
+def export_target(opts, model: str, seed: int) -> Path:
+    return Path(opts.export_samples) / opts.pair.name / model / f"seed{seed}"
+
+
 def _check_options(opts: RunOptions) -> None:
     if opts.on_divergence not in ON_DIVERGENCE:
         raise BenchError(f"on_divergence {opts.on_divergence!r}: accepted values are {', '.join(ON_DIVERGENCE)}.")
@@ -149,8 +152,9 @@ def _check_options(opts: RunOptions) -> None:
         check_tensorboard()
 
 
-def prepare_sweep(opts: RunOptions, echo=_log) -> Sweep:
-    """Check the options, load the pair's data and put the training images on the device."""
+def prepare_sweep(opts: RunOptions, echo=_log, to_device: bool = True) -> Sweep:
+    """Check the options, load the pair's data and put the training images on the device
+    (`to_device=False`: the Ray driver, which trains nothing, leaves them on the CPU)."""
     _check_options(opts)
     pair = opts.pair
     classes = {name: registry.get(name) for name in opts.models}
@@ -160,9 +164,10 @@ def prepare_sweep(opts: RunOptions, echo=_log) -> Sweep:
     train_data, novel_data = data_layer.load_pair(
         pair, opts.data_dir, download=opts.download, max_train=budget.training.max_train, max_test=budget.evaluation.eval_images
     )
-    images_by_domain = {"train": train_data.train.images.to(opts.device)}
+    device = opts.device if to_device else torch.device("cpu")
+    images_by_domain = {"train": train_data.train.images.to(device)}
     if any(classes[n].trains_on == "novel" for n in opts.models):
-        images_by_domain["novel"] = novel_data.train.images.to(opts.device)
+        images_by_domain["novel"] = novel_data.train.images.to(device)
     opts = replace(opts, budget=budget.for_images(train_data.image_shape))
     planned = [(name, seed) for name in opts.models for seed in opts.seeds]
     return Sweep(opts, classes, configs, train_data, novel_data, images_by_domain, planned)
@@ -178,7 +183,7 @@ def run_benchmark(opts: RunOptions, echo=_log) -> list:
     echo(f"bench run: pair {pair.name} ({pair.train} -> {pair.novel}), budget {budget.name} ({budget.description}), device {device_description(opts.device)}")
     for note in same_domain_oracle_notes(pair, opts.models, {n: registry.get(n) for n in opts.models}):
         echo(note)
-    sweep = prepare_sweep(opts, echo)
+    sweep = prepare_sweep(opts, echo, to_device=opts.executor != "ray")
     opts = sweep.opts
 
     ensure_writable_dir(opts.out_dir, "--out folder")
@@ -296,11 +301,15 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
             echo(f"{cls.name} seed {seed}: {status} run found in {run_dir}; reusing it (--force retrains).")
             if status == "finished":
                 ckpt_path.unlink(missing_ok=True)  # left by a kill between metrics.json and its removal
+            if opts.export_samples is not None:
+                echo(f"{cls.name} seed {seed}: reused, so nothing exported; `bench evaluate {run_dir} --export-samples DIR` exports its scored images.")
             return leaderboard_row(record, previous, run_dir)
         if previous.get("config_hash") != record["config_hash"]:
             raise BenchError(f"{run_dir} already holds a run with another configuration{_revision_note(run_dir, record)}. Use --force to replace it, or choose another --out folder.")
     if ckpt_path.exists():
         read_checkpoint(ckpt_path, record["config_hash"])  # refuse before anything is written
+    if opts.export_samples is not None:  # a folder that holds files is refused now, not after training
+        check_export_target(export_target(opts, cls.name, seed))
     write_record(run_dir, record)
 
     randomness.seed_model_init(seed)
@@ -349,9 +358,6 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
     model.eval()
     ctx = metric_context(model, pair, train_data, novel_data, budget, seed, opts, run_dir / SAMPLES_DIR, echo)
     metrics, skipped = evaluate(ctx, opts.metrics)
-    if opts.export_samples is not None:
-        target = Path(opts.export_samples) / pair.name / cls.name / f"seed{seed}"
-        echo(f"{cls.name} seed {seed}: scored images exported to {export_samples(ctx, target)}")
     write_run_grids(model, train_data, novel_data, run_dir / SAMPLES_DIR)
     payload = {
         "status": status,
@@ -373,6 +379,8 @@ def _run_locked(cls, config, pair, train_data, novel_data, train_images, seed, o
         torch_save({"model": cls.name, "config_hash": record["config_hash"], "state_dict": model.state_dict()}, run_dir / MODEL_FILE)
     write_metrics(run_dir, payload)
     ckpt_path.unlink(missing_ok=True)
+    if opts.export_samples is not None:
+        export_samples(ctx, export_target(opts, cls.name, seed), lambda m: echo(f"{cls.name} seed {seed}: {m}"))
     return leaderboard_row(record, payload, run_dir)
 
 

@@ -79,11 +79,23 @@ class ScoringOptions:
     export_samples: Optional[Path] = None  # write the scored images here (metrics/export.py)
 
 
-def export_samples(ctx, out_dir) -> Path:
-    """The images the run's image metrics scored, as PNGs with an index (metrics/export.py)."""
+def check_export_target(out_dir) -> None:
+    """Refuse an --export-samples folder that holds files, before any work."""
+    from metrics.export import check_target
+
+    check_target(out_dir)
+
+
+def export_samples(ctx, out_dir, echo) -> None:
+    """The images the run's image metrics scored, as PNGs with an index (metrics/export.py);
+    called after the scores are saved, so a failure here loses none of them."""
+    from metrics.base import MetricSkipped
     from metrics.export import export_scored_images
 
-    return export_scored_images(ctx, out_dir)
+    try:
+        echo(f"Scored images exported to {export_scored_images(ctx, out_dir)}")
+    except MetricSkipped as exc:
+        echo(f"No scored images to export to {out_dir}: {exc}")
 
 
 def metric_context(model, pair, train_data, novel_data, budget, seed, opts: ScoringOptions, artifacts_dir, echo, encoder="model") -> MetricContext:

@@ -35,11 +35,16 @@ def _write_png(image: torch.Tensor, path: Path) -> None:
     Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(path, format="png")
 
 
-def export_scored_images(ctx, out_dir) -> Path:
-    """Write what the run's image metrics scored to `out_dir` (which must not hold files yet)."""
+def check_target(out_dir) -> None:
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise BenchError(f"--export-samples {out_dir}: the folder exists and is not empty. Give a new folder (it is created) or an empty one.")
+
+
+def export_scored_images(ctx, out_dir) -> Path:
+    """Write what the run's image metrics scored to `out_dir` (which must not hold files yet)."""
+    out_dir = Path(out_dir)
+    check_target(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:

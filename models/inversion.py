@@ -151,7 +151,7 @@ class LatentRefiner:
                 self.step()
                 self.eager_steps += 1
             else:
-                self.graph = self.graph_class(self.step, None, None, self.stream)
+                self.graph = self.graph_class(self.step, None, self.stream)
                 self.graph.replay()
 
 

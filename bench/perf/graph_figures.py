@@ -32,7 +32,7 @@ def graphs_figure(name: str, batch_size: int, images_on_device: torch.Tensor, de
     fig, base = alternate(lambda: graphed.steps(setup.steps), lambda: eager.steps(setup.steps), setup.reps, device)
     return Figure.from_sides(
         f"graphs/{name}/b{batch_size}", "images/s", "the same trainer path, eager", fig, base,
-        precision=_precision(device, setup), graphs="on" if graphed.graphs.enabled else "off",
+        precision=_precision(device, setup), graphs="on" if graphed.graphs.captured() else "off",
         note=f"{setup.steps} steps per call; {graphed.graphs.captured()} graph(s) captured (not timed)",
     )  # fmt: skip
 
@@ -51,7 +51,7 @@ def lanes_figure(name: str, lanes: int, batch_size: int, images_on_device: torch
     fig, base = alternate(together, lambda: alone.steps(setup.steps), setup.reps, device)
     return Figure.from_sides(
         f"lanes/{name}/x{lanes}", "images/s", "one run", fig, base,
-        precision=_precision(device, setup), graphs="on" if alone.graphs.enabled else "off",
+        precision=_precision(device, setup), graphs="on" if alone.graphs.captured() else "off",
         note=f"{lanes} runs at batch {batch_size}, {setup.steps} steps each per call; aggregate images/s",
     )  # fmt: skip
 
@@ -78,8 +78,8 @@ def precision_figure(name: str, batch_size: int, images_on_device: torch.Tensor,
     fig, base = alternate(lambda: bf16.steps(setup.steps), tf32_steps, setup.reps, device)
     return Figure.from_sides(
         f"bf16/{name}/b{batch_size}", "images/s", "fp32 with TF32 convolutions and matmuls", fig, base,
-        precision="bf16" if device.type == "cuda" else "fp32", graphs="on" if bf16.graphs.enabled else "off",
-        note=f"{setup.steps} steps per call, both sides graphed" if bf16.graphs.enabled else f"{setup.steps} steps per call",
+        precision="bf16" if device.type == "cuda" else "fp32", graphs="on" if bf16.graphs.captured() else "off",
+        note=f"{setup.steps} steps per call, both sides graphed" if bf16.graphs.captured() else f"{setup.steps} steps per call",
     )  # fmt: skip
 
 

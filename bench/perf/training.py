@@ -223,5 +223,5 @@ def training_figure(name: str, batch_size: int, images_uint8: torch.Tensor, devi
     return Figure.from_sides(
         f"train/{name}/b{batch_size}", "images/s", f"same step, eager fp32, reference DataLoader ({workers})",
         fig, base, compile=compiled, precision=precision, channels_last=setup.channels_last,
-        graphs="on" if path.graphs.enabled else "off", note="; ".join(notes),
+        graphs="on" if path.graphs.captured() else "off", note="; ".join(notes),
     )  # fmt: skip

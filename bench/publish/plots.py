@@ -321,7 +321,8 @@ def ground_truth_curves(runs, pair: str, budget: str, path: Path) -> bool:
             found = _series(g, "alpha_error_median", f"param_distance_to_{field}_mean", "alphas")
             if found is not None:
                 distance[end][m] = found
-                perfect.setdefault(end, _series(g, "alpha_error_median", f"perfect_distance_to_{field}_mean", "alphas"))
+                if perfect.get(end) is None:  # the first model that recorded the perfect curve
+                    perfect[end] = _series(g, "alpha_error_median", f"perfect_distance_to_{field}_mean", "alphas")
     panels = [p for p, data in (("mse", mse), ("alpha", pred), ("source", distance["source"]), ("target", distance["target"])) if data]
     if not panels:
         return False

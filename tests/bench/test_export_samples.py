@@ -50,3 +50,16 @@ def test_evaluate_refuses_a_folder_that_holds_files(tmp_path):
     result = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "runs" / "pole" / "pixel-fade" / "seed0"), "--metrics", "recon",
                                       "--data-dir", str(tmp_path / "data"), "--device", "cpu", "--export-samples", str(busy)])  # fmt: skip
     assert result.exit_code == 2 and "not empty" in result.output and (busy / "x.txt").read_text() == "x"
+
+
+def test_a_run_whose_export_folder_holds_files_is_refused_before_training(tmp_path):
+    import pytest
+
+    from bench.errors import BenchError
+
+    busy = tmp_path / "scored" / "pole" / "ae" / "seed0"
+    busy.mkdir(parents=True)
+    (busy / "x.txt").write_text("x")
+    with pytest.raises(BenchError, match="not empty"):
+        run_benchmark(options(tmp_path, "runs", export_samples=tmp_path / "scored"), echo=lambda m: None)
+    assert not (tmp_path / "runs" / "pole" / "ae" / "seed0" / "checkpoint.pt").exists()

@@ -60,6 +60,9 @@ def test_bench_fid_equals_pytorch_fid_and_its_saved_statistics(tmp_path, monkeyp
         (lambda t: ((t / "empty").mkdir() or t / "empty", t / "empty"), "holds 0 image file(s)"),
         (lambda t: ((t / "x.txt").write_text("x") and t / "x.txt", t / "x.txt"), "not a .npz statistics file"),
         (lambda t: ((t / "bad.npz").write_bytes(b"no") and t / "bad.npz", t / "bad.npz"), "is not a statistics file"),
+        (lambda t: ((t / "cut.npz").write_bytes(b"PK\x03\x04truncated") and t / "cut.npz", t / "cut.npz"), "is not a statistics file"),
+        (lambda t: (np.save(t / "one.npy", np.zeros(3)) or (t / "one.npy").rename(t / "one.npz") or t / "one.npz", t / "one.npz"), "is not a statistics file"),
+        (lambda t: (np.savez(t / "shape.npz", mu=np.zeros(3), sigma=np.zeros((2, 2))) or t / "shape.npz", t / "shape.npz"), "sigma (2, 2)"),
     ],
 )
 def test_bad_paths_are_refused_with_exit_code_2(tmp_path, make, expected):

@@ -222,3 +222,18 @@ def test_a_task_waits_for_a_run_directory_whose_lock_is_still_held(tmp_path, mon
     with pytest.raises(BenchError, match="in use by another"):
         with lock_run_dir(run_dir):
             ray_executor.run_task(bench.runner.prepare_sweep, opts, [("pixel-fade", 0)], str(tmp_path), 0.0, threads)  # no time to wait: the error
+
+
+def test_gpu_shares_that_cannot_work_are_refused(tmp_path, monkeypatch):
+    from bench import api
+
+    with pytest.raises(BenchError, match="--gpus-per-run 0 with --device cuda"):
+        api.run(models="ae", pair="pole", executor="ray", gpus_per_run=0, device="cuda", out=tmp_path)
+    with pytest.raises(BenchError, match="Unknown precision 'fp16'"):
+        api.run(models="ae", pair="pole", precision="fp16", out=tmp_path)
+    fake = FakeRay()
+    fake.cluster_resources = lambda: {"CPU": 2.0}  # no GPU in the cluster
+    monkeypatch.setattr(ray_executor, "require_ray", lambda: fake)
+    with pytest.raises(BenchError, match="the Ray cluster has 0"):
+        run_benchmark(_ray_opts(tmp_path, "out", models=["pixel-fade"], ray={"gpus_per_run": 0.5}), echo=lambda m: None)
+    assert not fake.submitted
