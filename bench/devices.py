@@ -41,13 +41,19 @@ def choose_device(name: str | None = None) -> torch.device:
 
 
 @contextlib.contextmanager
-def full_fp32():
-    """IEEE fp32 in cuDNN convolutions and CUDA matmuls for the block (PyTorch runs convolutions
-    in TF32 by default); the flags are restored after. The trainer's `--precision fp32` step on
-    CUDA and the FID Inception features use it."""
+def tf32(enabled: bool):
+    """TF32 in cuDNN convolutions and CUDA matmuls on (`enabled`) or off for the block; the flags
+    are restored after."""
     saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = enabled
     try:
         yield
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def full_fp32():
+    """IEEE fp32 in cuDNN convolutions and CUDA matmuls for the block (PyTorch runs convolutions
+    in TF32 by default); the flags are restored after. The trainer's `--precision fp32` step on
+    CUDA and the FID Inception features use it."""
+    return tf32(False)

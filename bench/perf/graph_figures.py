@@ -14,11 +14,11 @@ untimed warm-up call.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import replace
 
 import torch
 
+from bench.devices import tf32
 from bench.perf.measure import alternate
 from bench.perf.report import Figure
 from bench.perf.training import TrainerPath, TrainingSetup, effective_precision
@@ -56,24 +56,14 @@ def lanes_figure(name: str, lanes: int, batch_size: int, images_on_device: torch
     )  # fmt: skip
 
 
-@contextlib.contextmanager
-def _tf32():
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
-
-
 def precision_figure(name: str, batch_size: int, images_on_device: torch.Tensor, device: torch.device, setup: TrainingSetup, graph_class=None) -> Figure:
     bf16 = TrainerPath(name, images_on_device, batch_size, device, replace(setup, precision="bf16"), graph_class=graph_class)
     # "auto" is fp32 off CUDA; on CUDA the path's steps run in fp32 under the TF32 flags set here
-    tf32 = TrainerPath(name, images_on_device, batch_size, device, replace(setup, precision="tf32"), graph_class=graph_class)
+    fast_fp32 = TrainerPath(name, images_on_device, batch_size, device, replace(setup, precision="tf32"), graph_class=graph_class)
 
     def tf32_steps() -> int:
-        with _tf32():
-            return tf32.steps(setup.steps)
+        with tf32(True):
+            return fast_fp32.steps(setup.steps)
 
     fig, base = alternate(lambda: bf16.steps(setup.steps), tf32_steps, setup.reps, device)
     return Figure.from_sides(
